@@ -1,0 +1,383 @@
+"""The HTTP API (FastAPI). Endpoints and error shapes follow shared/docs/contract.md.
+
+- The analyzer loads once, in the background after start-up; /readyz says when it is ready.
+- CPU work runs in one worker thread, off the event loop. Requests arriving within
+  a few milliseconds of each other are scored together (micro-batching), so
+  throughput grows with concurrency instead of collapsing.
+- Every response carries X-Request-ID; logs hold ids, sizes and timings, never
+  review text (unless VOC_DEBUG_LOG_TEXT=1).
+"""
+import asyncio
+import datetime as dt
+import hmac
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Union
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.settings import Settings
+from models.schema import Analysis, ItemError
+
+log = logging.getLogger("voc.api")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        self.status, self.code, self.message = status, code, message
+
+
+def error_body(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+# ---------------------------------------------------------------- schemas
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, max_length=200)
+    text: str
+
+
+class ChatTurnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: str = Field(description="customer, agent or system (also 顾客/买家/客服, user/assistant)")
+    text: str
+    time: str | None = None
+
+
+class AnalyzeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"text": "物流很快，但是衣服有色差，客服也不回消息"},
+        {"items": [{"id": "a", "text": "Great value, arrived two days early."},
+                   {"id": "b", "text": "質量太差了，用了兩天就壞了"}]},
+        {"chat": [{"role": "customer", "text": "我的快递三天了还没到"},
+                  {"role": "agent", "text": "亲，帮您催一下"},
+                  {"role": "customer", "text": "好的，谢谢，已经收到了"}]},
+    ]})
+    text: str | None = Field(None, description="one review")
+    id: str | None = Field(None, max_length=200, description="caller's id for `text`")
+    items: list[Item] | None = Field(None, description="a batch of reviews (at most 256)")
+    chat: Union[str, list[ChatTurnIn], None] = Field(None, description="a chat log: transcript text or a list of turns")
+
+
+class TopicsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"texts": ["快递太慢了，等了一周", "颜色和图片不一样", "客服态度很差"], "negative_only": False, "seed": 42}]})
+    texts: list[str] = Field(description="at least 20 distinct texts, at most 5,000")
+    ids: list[str] | None = None
+    timestamps: list[str] | None = Field(None, description="one per text: topic frequencies over time are returned")
+    negative_only: bool = False
+    seed: int = 42
+
+
+class AnalyzeResponse(BaseModel):
+    results: list[Analysis]
+
+
+class ModelsResponse(BaseModel):
+    serving: str
+    mode: str
+    models: list[dict]
+
+
+# ------------------------------------------------------------ batching
+class MicroBatcher:
+    """Collects (id, text) jobs for `wait_ms`, scores them in one call on the worker thread."""
+
+    def __init__(self, analyze, executor: ThreadPoolExecutor, wait_ms: float, max_items: int):
+        self.analyze, self.executor = analyze, executor
+        self.wait, self.max_items = wait_ms / 1000, max_items
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.task: asyncio.Task | None = None
+
+    def start(self):
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def submit(self, items: list[tuple[str, str]]) -> list:
+        fut = asyncio.get_running_loop().create_future()
+        await self.queue.put((items, fut))
+        return await fut
+
+    async def _run(self):
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs = [await self.queue.get()]
+            n = len(jobs[0][0])
+            deadline = loop.time() + self.wait
+            while n < self.max_items:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    break
+                try:
+                    job = await asyncio.wait_for(self.queue.get(), timeout)
+                except asyncio.TimeoutError:
+                    break
+                jobs.append(job); n += len(job[0])
+            flat = [it for items, _ in jobs for it in items]
+            try:
+                results = await loop.run_in_executor(self.executor, self.analyze, flat)
+            except Exception as e:  # a model failure fails these requests, not the batcher
+                for _, fut in jobs:
+                    if not fut.done():
+                        fut.set_exception(e)
+                continue
+            k = 0
+            for items, fut in jobs:
+                if not fut.done():
+                    fut.set_result(results[k:k + len(items)])
+                k += len(items)
+
+
+# ------------------------------------------------------------- the app
+def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
+    """`analyzer` may be passed in (tests, embedding); otherwise it is loaded from `settings` after start-up."""
+    settings = settings or Settings.from_env()
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-model")
+    db_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-db")  # storing never delays scoring
+    topic_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-topics")
+    state = {"analyzer": analyzer, "error": None, "batcher": None, "store": None}
+
+    def load():
+        try:
+            from models.analyzer import Analyzer
+
+            t = time.time()
+            state["analyzer"] = Analyzer.load(settings.model, mode=settings.mode, aspects=settings.aspects)
+            log.info("model %s loaded in %.1fs", state["analyzer"].model_name, time.time() - t)
+        except Exception as e:  # reported by /readyz
+            log.exception("model failed to load")
+            state["error"] = f"{type(e).__name__}: {e}"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.store:
+            from api.store import Store
+
+            state["store"] = Store(settings.db_url)  # runs migrations; a bad VOC_DB_URL stops start-up here
+        if state["analyzer"] is None:
+            threading.Thread(target=load, daemon=True, name="voc-load").start()
+        batcher = MicroBatcher(lambda items: state["analyzer"].analyze(items), executor,
+                               settings.batch_wait_ms, settings.batch_max_items)
+        batcher.start()
+        state["batcher"] = batcher
+        yield
+        batcher.task.cancel()
+        executor.shutdown(wait=False, cancel_futures=True)
+        db_writer.shutdown(wait=True)
+
+    app = FastAPI(title="VoC Analyzer API", version="0.1.0", lifespan=lifespan,
+                  description="Sentiment, aspects and complaint topics for Chinese and English customer feedback.")
+    app.state.settings = settings
+    app.state.voc = state
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "X-Request-ID"])
+
+    # --- errors: always {"error": {"code", "message"}}, never a 500 for bad input
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errs = exc.errors()
+        first = errs[0] if errs else {}
+        where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
+        code = "invalid_json" if first.get("type") == "json_invalid" else "invalid_request"
+        return JSONResponse(error_body(code, f"{where or 'body'}: {first.get('msg', 'invalid request')}"), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("request %s failed", getattr(request.state, "request_id", "-"))
+        return JSONResponse(error_body("internal_error", "the server failed; the request id names it in the logs"), status_code=500)
+
+    @app.middleware("http")
+    async def _request_id_and_limits(request: Request, call_next):
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        request.state.request_id = rid
+        t = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+            response = JSONResponse(error_body("body_too_large", f"request body is {int(length):,} bytes; the limit is "
+                                                                 f"{settings.max_body_bytes:,} bytes"), status_code=413)
+        elif request.method == "POST" and not length:
+            body = await request.body()  # chunked upload: measure it
+            response = (JSONResponse(error_body("body_too_large", f"request body exceeds the limit of {settings.max_body_bytes:,} bytes"), status_code=413)
+                        if len(body) > settings.max_body_bytes else await call_next(request))
+        else:
+            response = await call_next(request)
+        response.headers["X-Request-ID"] = rid
+        log.info("%s %s %s %d %.1fms", rid, request.method, request.url.path, response.status_code, (time.perf_counter() - t) * 1000)
+        return response
+
+    # --- dependencies
+    def _check(request: Request, keys: tuple[str, ...]):
+        auth = request.headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        if not token:
+            raise ApiError(401, "unauthorized", "this server requires an API key: send `Authorization: Bearer <key>`")
+        if not any(hmac.compare_digest(token, k) for k in keys):
+            raise ApiError(403, "forbidden", "the API key is not valid")
+
+    def require_key(request: Request):
+        if settings.api_keys:
+            _check(request, settings.api_keys)
+
+    def require_admin(request: Request):
+        keys = settings.admin_keys or settings.api_keys
+        if not keys:
+            raise ApiError(403, "admin_disabled", "admin endpoints need VOC_ADMIN_KEYS (or VOC_API_KEYS) to be set")
+        _check(request, keys)
+
+    def ready_analyzer():
+        if state["analyzer"] is None:
+            raise ApiError(503, "not_ready", state["error"] or "the model is still loading; retry shortly (see /readyz)")
+        return state["analyzer"]
+
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_key)])
+
+    # --- routes
+    @app.get("/healthz", tags=["ops"])
+    async def healthz():
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz():
+        a = state["analyzer"]
+        body = {"ready": a is not None, "model": a.model_name if a else None}
+        if state["error"]:
+            body["error"] = state["error"]
+        return JSONResponse(body, status_code=200 if a is not None else 503)
+
+    def remember(results: list):
+        if state["store"] is not None and results:
+            fut = db_writer.submit(state["store"].save, results)
+            fut.add_done_callback(lambda f: f.exception() and log.error("storing results failed: %s", f.exception()))
+
+    def _check_text(text: str, where: str):
+        if len(text) > settings.max_text_chars:
+            raise ApiError(413, "text_too_long", f"{where} has {len(text):,} characters; the limit is {settings.max_text_chars:,}")
+        if not text.strip():
+            raise ApiError(422, "empty_text", f"{where} is empty")
+
+    @v1.post("/analyze", response_model=AnalyzeResponse, response_model_exclude_none=True, tags=["analysis"],
+              responses={413: {"description": "text, batch or body over its limit"}, 422: {"description": "invalid input"}})
+    async def analyze(req: AnalyzeRequest):
+        given = [k for k in ("text", "items", "chat") if getattr(req, k) is not None]
+        if len(given) != 1:
+            raise ApiError(422, "invalid_request", "send exactly one of `text`, `items` or `chat`")
+        analyzer = ready_analyzer()
+        if req.chat is not None:
+            from nlp.document import TextError
+
+            log_in = req.chat if isinstance(req.chat, str) else [t.model_dump() for t in req.chat]
+            total = len(log_in) if isinstance(log_in, str) else sum(len(t["text"]) for t in log_in)
+            if total > settings.max_text_chars * 4:
+                raise ApiError(413, "text_too_long", f"chat log has {total:,} characters; the limit is {settings.max_text_chars * 4:,}")
+            loop = asyncio.get_running_loop()
+            try:
+                res = await loop.run_in_executor(executor, analyzer.analyze_chat, log_in, req.id or "0")
+            except TextError as e:
+                raise ApiError(422, e.code, str(e))
+            remember([res])
+            return {"results": [res]}
+        if req.text is not None:
+            pairs = [(req.id or "0", req.text)]
+            _check_text(req.text, "text")
+        else:
+            if len(req.items) > settings.max_items:
+                raise ApiError(413, "too_many_items", f"{len(req.items)} items; the limit is {settings.max_items} per request")
+            if not req.items:
+                raise ApiError(422, "empty_batch", "items is empty")
+            pairs = [(it.id if it.id is not None else str(i), it.text) for i, it in enumerate(req.items)]
+            for i, (_, text) in enumerate(pairs):
+                _check_text(text, f"items[{i}].text")
+        results = await state["batcher"].submit(pairs)
+        bad = [r for r in results if isinstance(r, ItemError)]
+        if bad:
+            raise ApiError(422, bad[0].error.code, f"item {bad[0].id!r}: {bad[0].error.message}")
+        remember(results)
+        return {"results": results}
+
+    @v1.get("/stats", tags=["analysis"])
+    async def stats(by: str = "day", from_: str | None = Query(None, alias="from"), to: str | None = None):
+        """Counts and sentiment shares over stored items, by day, aspect, topic, label or lang; from/to are ISO dates."""
+        from api.store import BY
+
+        if state["store"] is None:
+            raise ApiError(409, "storage_disabled", "this server does not store analyses (VOC_STORE=0)")
+        if by not in BY:
+            raise ApiError(422, "invalid_request", f"by must be one of {', '.join(BY)}")
+        def parse(value, name):
+            if value is None:
+                return None
+            try:
+                t = dt.datetime.fromisoformat(value)
+            except ValueError:
+                raise ApiError(422, "invalid_request", f"{name} must be an ISO date or time, e.g. 2026-11-01")
+            return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+        start, end = parse(from_, "from"), parse(to, "to")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(db_writer, state["store"].stats, start, end, by)
+
+    @v1.post("/topics", tags=["analysis"], responses={413: {"description": "too many or too long texts"}})
+    async def topics(req: TopicsRequest):
+        """Fit BERTopic on the texts: topics with label, keywords, size, negative share, aspect, examples."""
+        from models.topics import TopicError, discover
+
+        max_texts = 5000
+        if len(req.texts) > max_texts:
+            raise ApiError(413, "too_many_items", f"{len(req.texts)} texts; the limit is {max_texts}")
+        for i, t in enumerate(req.texts):
+            _check_text(t, f"texts[{i}]")
+        for name, values in (("ids", req.ids), ("timestamps", req.timestamps)):
+            if values is not None and len(values) != len(req.texts):
+                raise ApiError(422, "invalid_request", f"{name} must have one entry per text")
+        analyzer = ready_analyzer()
+        ids = req.ids or [str(i) for i in range(len(req.texts))]
+
+        def run():
+            labels = [r.sentiment.label for r in analyzer.analyze(list(zip(ids, req.texts)))]
+            result, _ = discover(req.texts, ids, labels, seed=req.seed, negative_only=req.negative_only,
+                                 timestamps=req.timestamps)
+            return result.to_json(ids)
+
+        try:  # a topic fit takes seconds to minutes: its own thread, so scoring requests keep flowing
+            return await asyncio.get_running_loop().run_in_executor(topic_worker, run)
+        except TopicError as e:
+            raise ApiError(422, e.code, str(e))
+
+    @v1.get("/models", response_model=ModelsResponse, tags=["models"])
+    async def models():
+        from models import registry
+
+        a = state["analyzer"]
+        return {"serving": a.model_name if a else (settings.model or registry.serving_name()), "mode": settings.mode,
+                "models": registry.list_models()}
+
+    @app.post("/v1/admin/reload", tags=["admin"], dependencies=[Depends(require_admin)])
+    async def reload():
+        """Load the registry's serving model and swap it in; requests keep being served by the old one meanwhile."""
+        from models.analyzer import Analyzer
+
+        loop = asyncio.get_running_loop()
+        new = await loop.run_in_executor(None, lambda: Analyzer.load(None, mode=settings.mode, aspects=settings.aspects))
+        state["analyzer"] = new
+        return {"serving": new.model_name}
+
+    app.include_router(v1)
+    return app

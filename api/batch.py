@@ -1,0 +1,202 @@
+"""`voc score`: score an exported file, keep every input column, add the contract's columns.
+
+Rows are streamed and scored in chunks (a tqdm bar on stderr shows rows/s and ETA).
+A row that cannot be scored goes to OUTPUT.errors.jsonl with its row number and
+reason; every good row is written. CSV and JSONL output is streamed; XLSX and
+Parquet are written at the end (those formats cannot be appended to).
+
+Resume: after every chunk, OUTPUT.progress.json records the last input row done and
+the byte sizes of the output and error files. `--resume` truncates both files to
+those sizes (dropping a half-written chunk) and continues after that row, so no
+row is scored twice or lost. It needs CSV or JSONL output.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from models.analyzer import Analyzer
+from models.schema import Analysis
+from nlp.files import BadRow, InputError, iter_rows
+
+ADDED = ["lang", "sentiment_label", "sentiment_score", "sentiment_confidence", "aspects"]
+CHUNK = 256
+
+
+@dataclass
+class Summary:
+    scored: int = 0
+    failed: int = 0
+    output: str = ""
+    errors_file: str | None = None
+    reasons: dict = field(default_factory=dict)
+
+    def line(self) -> str:
+        s = f"scored {self.scored} row(s), failed {self.failed}"
+        if self.failed:
+            s += f" (see {self.errors_file}): " + ", ".join(f"{k} ×{v}" for k, v in self.reasons.items())
+        return s
+
+
+def _flat(row: dict, res: Analysis, structured: bool) -> dict:
+    aspects = [a.model_dump(mode="json", exclude_none=True) for a in res.aspects]
+    return {**row, "lang": res.lang, "sentiment_label": res.sentiment.label, "sentiment_score": res.sentiment.score,
+            "sentiment_confidence": res.sentiment.confidence,
+            "aspects": aspects if structured else json.dumps(aspects, ensure_ascii=False)}
+
+
+class _Writer:
+    def __init__(self, path: str, append_at: int | None = None):
+        self.path = path
+        self.suffix = ".jsonl" if path == "-" else Path(path).suffix.lower()
+        if self.suffix not in (".csv", ".jsonl", ".json", ".xlsx", ".parquet"):
+            raise InputError(f"{path}: unsupported output type {self.suffix!r}; use .csv, .jsonl, .xlsx or .parquet")
+        self.rows: list[dict] = []
+        self._csv = None
+        self._fh = sys.stdout if path == "-" else None
+        self.append_at = append_at  # resume: continue this file from that byte
+
+    def _open(self, **kw):
+        if self.append_at is None:
+            return open(self.path, "w", **kw)
+        with open(self.path, "r+b") as f:
+            f.truncate(self.append_at)
+        return open(self.path, "a", **kw)
+
+    def tell(self) -> int:
+        if self._fh is None or self._fh is sys.stdout:
+            return self.append_at or 0
+        self._fh.flush()
+        return self._fh.tell()
+
+    @property
+    def structured(self) -> bool:
+        return self.suffix in (".jsonl", ".json")
+
+    def write(self, rows: list[dict]) -> None:
+        if self.suffix == ".csv":
+            if self._csv is None:
+                # BOM so Excel shows Chinese right (plain utf-8 when appending after it)
+                self._fh = self._open(encoding="utf-8" if self.append_at else "utf-8-sig", newline="")
+                self._csv = csv.DictWriter(self._fh, fieldnames=list(rows[0]), extrasaction="ignore")
+                if not self.append_at:
+                    self._csv.writeheader()
+            self._csv.writerows(rows)
+        elif self.structured:
+            if self._fh is None:
+                self._fh = self._open(encoding="utf-8")
+            for r in rows:
+                self._fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+        else:
+            self.rows += rows
+
+    def close(self) -> None:
+        if self.rows:
+            import pandas as pd
+
+            df = pd.DataFrame(self.rows)
+            if self.suffix == ".xlsx":
+                df.to_excel(self.path, index=False)
+            else:
+                df = df.astype({c: "string" for c in df.columns if df[c].dtype == object})
+                df.to_parquet(self.path, index=False)
+        if self._fh is not None and self._fh is not sys.stdout:
+            self._fh.close()
+        elif self._fh is sys.stdout:
+            self._fh.flush()
+
+
+def _progress_path(output_path: str) -> Path:
+    return Path(output_path + ".progress.json")
+
+
+def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: str = "text",
+               id_col: str | None = None, progress: bool = True, resume: bool = False) -> Summary:
+    errors_path = "voc-score.errors.jsonl" if output_path == "-" else output_path + ".errors.jsonl"
+    summary = Summary(output=output_path, errors_file=errors_path)
+    state = {"rows_done": 0, "out_bytes": None, "err_bytes": 0}
+    if resume:
+        if output_path == "-" or Path(output_path).suffix.lower() not in (".csv", ".jsonl", ".json"):
+            raise InputError("--resume needs a CSV or JSONL output file")
+        pp = _progress_path(output_path)
+        if pp.exists() and Path(output_path).exists():
+            saved = json.loads(pp.read_text())
+            if saved.get("input") != str(input_path):
+                raise InputError(f"{output_path} was written from {saved.get('input')}, not {input_path}")
+            state.update(saved)
+            summary.scored, summary.failed = saved["scored"], saved["failed"]
+            summary.reasons = saved.get("reasons", {})
+    writer = _Writer(output_path, append_at=state["out_bytes"] if state["rows_done"] else None)
+    rows = iter_rows(input_path)
+    bar = tqdm(desc="scoring", unit="row", disable=not progress, file=sys.stderr, dynamic_ncols=True,
+               initial=state["rows_done"])
+    if state["rows_done"] and Path(errors_path).exists():
+        with open(errors_path, "r+b") as f:
+            f.truncate(state["err_bytes"])
+        errors = open(errors_path, "a", encoding="utf-8")
+    else:
+        errors = open(errors_path, "w", encoding="utf-8")
+    checked = False
+
+    def checkpoint(last_row: int):
+        if output_path == "-":
+            return
+        errors.flush()
+        _progress_path(output_path).write_text(json.dumps({
+            "input": str(input_path), "rows_done": last_row, "scored": summary.scored, "failed": summary.failed,
+            "reasons": summary.reasons, "out_bytes": writer.tell(), "err_bytes": errors.tell()}))
+
+    def fail(row_no: int, code: str, message: str, raw=None):
+        summary.failed += 1
+        summary.reasons[code] = summary.reasons.get(code, 0) + 1
+        errors.write(json.dumps({"row": row_no, "code": code, "reason": message, "raw": raw}, ensure_ascii=False, default=str) + "\n")
+
+    def flush(batch: list[tuple[int, dict]]):
+        items = [(str(r.get(id_col)) if id_col and r.get(id_col) is not None else str(n - 1), r.get(text_col))
+                 for n, r in batch]
+        good = []
+        for (n, row), res in zip(batch, analyzer.analyze(items)):
+            if isinstance(res, Analysis):
+                good.append(_flat(row, res, writer.structured))
+            else:
+                fail(n, res.error.code, res.error.message, row.get(text_col))
+        if good:
+            writer.write(good)
+        summary.scored += len(good)
+        bar.update(len(batch))
+        checkpoint(batch[-1][0])
+
+    try:
+        batch: list[tuple[int, dict]] = []
+        for row_no, row in rows:
+            if row_no <= state["rows_done"]:
+                continue  # done in the run being resumed
+            if isinstance(row, BadRow):
+                fail(row.row, "bad_row", row.reason, row.raw[:1000])
+                bar.update(1)
+                continue
+            if not checked:
+                missing = [c for c in [text_col, id_col] if c and c not in row]
+                if missing:
+                    raise InputError(f"{input_path}: no column {missing[0]!r}; the columns are: {', '.join(map(str, row))}")
+                checked = True
+            batch.append((row_no, row))
+            if len(batch) >= CHUNK:
+                flush(batch); batch = []
+        if batch:
+            flush(batch)
+    finally:
+        bar.close()
+        writer.close()
+        errors.close()
+    if output_path != "-":
+        _progress_path(output_path).unlink(missing_ok=True)  # complete: nothing to resume
+    if summary.failed == 0:
+        Path(errors_path).unlink(missing_ok=True)
+        summary.errors_file = None
+    return summary

@@ -1,0 +1,344 @@
+"""The `voc` command line (see shared/docs/contract.md). It only does I/O: all work is in nlp/, models/, training/."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _err(msg: str, code: int = 2) -> int:
+    print(f"voc: error: {msg}", file=sys.stderr)
+    return code
+
+
+def _print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def _analyzer(args):
+    from models.analyzer import Analyzer
+
+    return Analyzer.load(args.model, mode=args.mode, aspects=not getattr(args, "no_aspects", False))
+
+
+def cmd_analyze(args) -> int:
+    from models.schema import ItemError
+    from nlp.chat import ChatFormatError
+    from nlp.document import TextError
+
+    texts = args.texts if args.texts != ["-"] else [ln.rstrip("\n") for ln in sys.stdin]
+    if not texts:
+        return _err("give at least one TEXT (or - to read one text per line from stdin)")
+    analyzer = _analyzer(args)
+    if args.chat:
+        status = 0
+        for i, log in enumerate(texts):
+            try:
+                _print_json(analyzer.analyze_chat(Path(log).read_text("utf-8") if Path(log).is_file() else log, str(i)).to_json_dict())
+            except (ChatFormatError, TextError) as e:
+                status = _err(f"chat {i}: {e}", 1)
+        return status
+    status = 0
+    for res in analyzer.analyze([(str(i), t) for i, t in enumerate(texts)]):
+        if isinstance(res, ItemError):
+            status = _err(f"text {res.id}: {res.error.message}", 1)
+        else:
+            _print_json(res.to_json_dict())
+    return status
+
+
+def cmd_score(args) -> int:
+    from api.batch import score_file
+    from nlp.files import InputError
+
+    output = args.output or ("-" if args.input == "-" else str(Path(args.input).with_suffix("")) + ".scored" + Path(args.input).suffix)
+    if args.report and output == "-":
+        return _err("--report needs an output file (-o), not stdout")
+    try:
+        analyzer = _analyzer(args)
+        summary = score_file(analyzer, args.input, output, text_col=args.text_col, id_col=args.id_col,
+                             progress=not args.quiet, resume=args.resume)
+    except InputError as e:
+        return _err(str(e))
+    print(f"voc score: {summary.line()} → {summary.output}", file=sys.stderr)
+    if (args.topics or args.topic_model) and summary.scored:
+        from models.topics import TopicError
+
+        if output == "-":
+            return _err("--topics needs an output file (-o), not stdout")
+        try:
+            add_topics_to_output(args, output)
+        except TopicError as e:
+            print(f"voc score: no topics: {e}", file=sys.stderr)
+    if args.report and summary.scored:
+        from api.report import aggregate, render
+
+        data = aggregate(output, text_col=args.text_col, time_col=args.time_col, by=args.by or (), rating_col=args.rating_col)
+        render(data, Path(args.report), title=f"VoC report: {Path(args.input).name}")
+        print(f"voc score: report → {args.report}", file=sys.stderr)
+    return 0 if summary.scored > 0 else 1
+
+
+def cmd_eval(args) -> int:
+    from models.metrics import classification_report
+    from models.schema import ItemError
+    from nlp.files import InputError
+    from training.data import read_labeled
+
+    try:
+        data = read_labeled(args.labeled, args.text_col, args.label_col)
+    except InputError as e:
+        return _err(str(e))
+    for w in data.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    analyzer = _analyzer(args)
+    results = analyzer.analyze([(str(i), ex.text) for i, ex in enumerate(data.examples)])
+    gold, pred = [], []
+    for ex, res in zip(data.examples, results):
+        if not isinstance(res, ItemError):
+            gold.append(ex.label)
+            # with binary gold labels, score > 0 decides (contract); otherwise the 3-way label
+            pred.append(res.sentiment.label if data.counts["neutral"] else ("positive" if res.sentiment.score > 0 else "negative"))
+    _print_json({**classification_report(gold, pred), "model": analyzer.model_name})
+    return 0
+
+
+def cmd_train(args) -> int:
+    from nlp.files import InputError
+    from training import run
+
+    if args.recipe and args.labeled:
+        return _err("give either LABELED or --recipe, not both")
+    if args.recipe:
+        if args.recipe != "default":
+            return _err(f"unknown recipe {args.recipe!r}; the only recipe is 'default'")
+        out = Path(args.output) if args.output else Path(__file__).resolve().parent.parent / "models" / "default"
+        metrics = run.train_default_recipe(out, log=lambda m: print(m, file=sys.stderr))
+        _print_json({"model": str(out), "dev": metrics["dev"], "minutes": metrics["minutes"]})
+        return 0
+    if not args.labeled:
+        return _err("give a LABELED file (text,label) or --recipe default")
+    try:
+        result = run.train_user_model(args.labeled, eval_file=args.eval, base=args.base, name=args.name,
+                                      epochs=args.epochs, promote=args.promote, force=args.force,
+                                      log=lambda m: print(m, file=sys.stderr))
+    except InputError as e:
+        return _err(str(e))
+    _print_json(result)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from models import registry
+
+    if args.action == "use":
+        if not args.name:
+            return _err("voc models use NAME")
+        try:
+            registry.use(args.name)
+        except registry.ModelNotFound as e:
+            return _err(str(e))
+        print(f"now serving {args.name}", file=sys.stderr)
+        return 0
+    for m in registry.list_models():
+        _print_json(m)
+    return 0
+
+
+def _read_texts(path, text_col, id_col=None, extra_cols=()):
+    """(ids, texts, extra columns, skipped count) of the usable rows of a file."""
+    from nlp.files import BadRow, InputError, iter_rows
+
+    ids, texts, extra, skipped = [], [], {c: [] for c in extra_cols}, 0
+    for row_no, row in iter_rows(path):
+        if isinstance(row, BadRow):
+            skipped += 1
+            continue
+        if text_col not in row:
+            raise InputError(f"{path}: no column {text_col!r}; the columns are: {', '.join(map(str, row))}")
+        text = row.get(text_col)
+        if text is None or not str(text).strip():
+            skipped += 1
+            continue
+        ids.append(str(row.get(id_col)) if id_col and row.get(id_col) is not None else str(row_no - 1))
+        texts.append(str(text))
+        for c in extra_cols:
+            extra[c].append(row.get(c))
+    return ids, texts, extra, skipped
+
+
+def _sentiment_labels(args, texts):
+    from models.analyzer import Analyzer
+    from models.schema import ItemError
+
+    analyzer = Analyzer.load(args.model, mode=args.mode, aspects=False)
+    return [r.sentiment.label if not isinstance(r, ItemError) else None
+            for r in analyzer.analyze([(str(i), t) for i, t in enumerate(texts)])]
+
+
+def cmd_topics(args) -> int:
+    from models.topics import TopicError, TopicModel, discover
+    from nlp.files import InputError
+
+    extra = [c for c in [args.time_col] + (args.by or []) if c]
+    try:
+        ids, texts, cols, skipped = _read_texts(args.input, args.text_col, args.id_col, extra)
+        if skipped:
+            print(f"voc topics: skipped {skipped} row(s) without usable text", file=sys.stderr)
+        labels = _sentiment_labels(args, texts)
+        if args.assign:
+            model = TopicModel.load(args.assign)
+            assigned = model.transform(texts)
+            out = {"model": args.assign, "topics": [{"id": t, "label": model.label(t)} for t in sorted(set(assigned))],
+                   "assignments": [{"id": i, "topic_id": t} for i, t in zip(ids, assigned)]}
+        else:
+            result, _ = discover(texts, ids, labels, seed=args.seed, negative_only=args.negative_only,
+                                 timestamps=cols.get(args.time_col) if args.time_col else None,
+                                 classes=cols[args.by[0]] if args.by else None, save_as=args.save)
+            out = result.to_json(ids)
+            if args.save:
+                out["model"] = args.save
+    except (InputError, TopicError) as e:
+        return _err(str(e))
+    text = json.dumps(out, ensure_ascii=False, indent=2, default=str)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"voc topics: {len(out['topics'])} topics → {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+def add_topics_to_output(args, output: str) -> None:
+    """`voc score --topics`: fit (or, with --topic-model, assign) topics on the scored rows; add topic columns."""
+    import os
+
+    from api.batch import _Writer
+    from models.topics import TopicModel, discover
+    from nlp.files import BadRow, iter_rows
+
+    rows = [r for _, r in iter_rows(output) if not isinstance(r, BadRow)]
+    texts = [str(r.get(args.text_col) or "") for r in rows]
+    if args.topic_model:
+        model = TopicModel.load(args.topic_model)
+        assigned = model.transform(texts)
+        names = {t: model.label(t) for t in set(assigned)}
+    else:
+        name = Path(output).stem
+        result, model = discover(texts, [str(i) for i in range(len(texts))], [r.get("sentiment_label") for r in rows],
+                                 seed=args.seed, save_as=name)
+        assigned, names = result.assignments, {t["id"]: t["label"] for t in result.topics}
+        print(f"voc score: {len(result.topics)} topics fitted, saved as topic model {name!r}", file=sys.stderr)
+    tmp = output + ".topics.tmp" + Path(output).suffix
+    writer = _Writer(tmp)
+    for r, t in zip(rows, assigned):
+        r["topic_id"], r["topic_label"] = t, names.get(t, "")
+    for k in range(0, len(rows), 1000):
+        writer.write(rows[k:k + 1000])
+    writer.close()
+    os.replace(tmp, output)
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    settings = Settings.from_env(model=args.model, mode=args.mode)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="voc", description="VoC Analyzer: sentiment and complaint analysis of customer feedback.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def model_opts(sp, mode_default="accurate"):
+        sp.add_argument("--model", help="registered model name (default: the serving model)")
+        sp.add_argument("--mode", choices=["accurate", "fast"], default=mode_default,
+                        help="fast: the distilled static student, for bulk scoring (default: %(default)s)")
+
+    a = sub.add_parser("analyze", help="print one JSON analysis per text")
+    a.add_argument("texts", nargs="*", metavar="TEXT", help="texts to analyse; - reads one per line from stdin")
+    a.add_argument("--chat", action="store_true", help="each TEXT is a chat log (or a file holding one)")
+    a.add_argument("--no-aspects", action="store_true", help="sentiment only")
+    model_opts(a)
+    a.set_defaults(func=cmd_analyze)
+
+    s = sub.add_parser("score", help="score an exported file (.csv .jsonl .xlsx .parquet, - for JSONL on stdin)")
+    s.add_argument("input")
+    s.add_argument("-o", "--output")
+    s.add_argument("--text-col", default="text")
+    s.add_argument("--id-col")
+    s.add_argument("--time-col")
+    s.add_argument("--by", nargs="+")
+    s.add_argument("--rating-col")
+    s.add_argument("--report")
+    s.add_argument("--topics", action="store_true", help="fit complaint topics on the batch and add topic_id/topic_label")
+    s.add_argument("--topic-model", help="assign topics with a saved topic model instead of fitting")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--resume", action="store_true")
+    s.add_argument("--no-aspects", action="store_true")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    model_opts(s)
+    s.set_defaults(func=cmd_score)
+
+    t = sub.add_parser("train", help="fine-tune on labeled data, or rebuild the default model (--recipe default)")
+    t.add_argument("labeled", nargs="?")
+    t.add_argument("--recipe")
+    t.add_argument("--eval")
+    t.add_argument("--base")
+    t.add_argument("--name")
+    t.add_argument("--epochs", type=float, default=2.0)
+    t.add_argument("--promote", action="store_true")
+    t.add_argument("--force", action="store_true")
+    t.add_argument("-o", "--output", help="with --recipe: where to write the model (default: models/default)")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="accuracy and macro-F1 of a model on a labeled file, as JSON")
+    e.add_argument("labeled")
+    e.add_argument("--text-col", default="text")
+    e.add_argument("--label-col", default="label")
+    model_opts(e)
+    e.set_defaults(func=cmd_eval, no_aspects=True)
+
+    tp = sub.add_parser("topics", help="discover complaint topics (BERTopic) in a file")
+    tp.add_argument("input")
+    tp.add_argument("--text-col", default="text")
+    tp.add_argument("--id-col")
+    tp.add_argument("--time-col", help="also report topic frequencies over time")
+    tp.add_argument("--by", nargs="+", help="also report topics per group of this column")
+    tp.add_argument("-o", "--output", help="write topics.json here (default: stdout)")
+    tp.add_argument("--seed", type=int, default=42, help="seed for every random step")
+    tp.add_argument("--negative-only", action="store_true", help="cluster only the negative texts (complaints)")
+    tp.add_argument("--save", default="latest", help="save the fitted model under this name (default: latest)")
+    tp.add_argument("--assign", metavar="NAME", help="assign topics with a saved model instead of fitting")
+    model_opts(tp)
+    tp.set_defaults(func=cmd_topics)
+
+    m = sub.add_parser("models", help="list registered models; `voc models use NAME` switches the serving model")
+    m.add_argument("action", nargs="?", choices=["list", "use"], default="list")
+    m.add_argument("name", nargs="?")
+    m.set_defaults(func=cmd_models)
+
+    sv = sub.add_parser("serve", help="start the HTTP API")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--log-level", default="info")
+    model_opts(sv, mode_default=None)  # None: VOC_MODE or accurate
+    sv.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return _err("interrupted", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Service settings, from the environment (12-factor) with command-line overrides."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = None  # None: the registry's serving model
+    mode: str = "accurate"
+    aspects: bool = True
+    api_keys: tuple[str, ...] = ()  # VOC_API_KEYS; when set every /v1 call needs `Authorization: Bearer <key>`
+    admin_keys: tuple[str, ...] = ()  # VOC_ADMIN_KEYS; admin endpoints need one (or an API key when unset)
+    cors_origins: tuple[str, ...] = ()  # VOC_CORS_ORIGINS; CORS is off when empty
+    max_text_chars: int = 5000
+    max_items: int = 256
+    max_body_bytes: int = 2 * 1024 * 1024
+    batch_wait_ms: float = 5.0  # micro-batching window
+    batch_max_items: int = 512
+    debug_log_text: bool = False  # VOC_DEBUG_LOG_TEXT=1 lets review text into logs (it holds personal data)
+    store: bool = True  # VOC_STORE=0: do not keep analysed items (then /v1/stats has nothing to count)
+    db_url: str | None = None  # VOC_DB_URL; default sqlite:///$VOC_HOME/voc.db
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        values = dict(
+            model=env.get("VOC_MODEL") or None,
+            mode=env.get("VOC_MODE", "accurate"),
+            api_keys=tuple(_list(env.get("VOC_API_KEYS"))),
+            admin_keys=tuple(_list(env.get("VOC_ADMIN_KEYS"))),
+            cors_origins=tuple(_list(env.get("VOC_CORS_ORIGINS"))),
+            debug_log_text=env.get("VOC_DEBUG_LOG_TEXT", "") in ("1", "true", "yes"),
+            store=env.get("VOC_STORE", "1") not in ("0", "false", "no"),
+            db_url=env.get("VOC_DB_URL") or None,
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

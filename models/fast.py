@@ -1,0 +1,76 @@
+"""Fast mode: a static-embedding student distilled from the fine-tuned transformer.
+
+Following model2vec, every subword token of a pruned vocabulary gets one vector:
+the fine-tuned encoder's mean-pooled output for that token alone, reduced by PCA
+and weighted by SIF (rarer tokens weigh more). A text is the mean of its token
+vectors; a linear head trained on the teacher's predictions labels it. There is
+no attention at inference, so scoring is a tokenizer call and a sparse matmul:
+thousands of rows per second on one core. The student lives in the model
+directory as ``fast.safetensors``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from models.classifier import LABELS, read_meta
+from models.schema import Sentiment
+from models.sentiment import sentiment_from_probs
+from nlp.document import Document
+
+FAST_FILE = "fast.safetensors"
+
+
+class FastScorer:
+    def __init__(self, tokenizer, vectors: np.ndarray, row_of: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
+                 meta: dict, labels=LABELS):
+        self.tokenizer = tokenizer
+        self.vectors = vectors.astype(np.float32)  # (n_kept + 1, dim); the last row is the zero vector for pruned tokens
+        self.row_of = row_of  # vocab id -> row in `vectors`
+        self.coef, self.intercept = coef.astype(np.float32), intercept.astype(np.float32)
+        self.labels = tuple(labels)
+        self.meta = meta
+        self.name = meta.get("name", "voc-sentiment") + "+fast"
+
+    @classmethod
+    def load(cls, model_dir: Path) -> "FastScorer":
+        from safetensors.numpy import load_file
+        from transformers import AutoTokenizer
+
+        from models.encoder import ensure_base_model
+
+        path = Path(model_dir) / FAST_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"{model_dir} has no fast-mode student ({FAST_FILE}); build it with "
+                                    f"`python -m training.distill {model_dir}`")
+        t = load_file(str(path))
+        meta = read_meta(model_dir)
+        return cls(AutoTokenizer.from_pretrained(ensure_base_model()), t["vectors"], t["row_of"], t["coef"],
+                   t["intercept"], meta, meta.get("labels", LABELS))
+
+    def features(self, texts: list[str]) -> np.ndarray:
+        """Mean token vector per text (a sparse bag-of-rows times the vector table)."""
+        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        rows = [self.row_of[np.asarray(x, dtype=np.int64)] if x else np.zeros(0, np.int64) for x in ids]
+        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        data = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
+        bag = sp.csr_matrix((data, np.concatenate(rows) if rows else np.zeros(0, np.int64), indptr),
+                            shape=(len(texts), self.vectors.shape[0]))
+        return np.asarray(bag @ self.vectors)
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        logits = self.features(texts) @ self.coef.T + self.intercept
+        logits -= logits.max(1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(1, keepdims=True)
+
+    def score_texts(self, texts: list[str]) -> list[Sentiment]:
+        if not texts:
+            return []
+        return [sentiment_from_probs(p, self.labels) for p in self.predict_proba(texts)]
+
+    def score_docs(self, docs: list[Document]) -> list[Sentiment]:
+        return self.score_texts([d.text for d in docs])

@@ -1,0 +1,85 @@
+"""The analysis object: the one schema every path (Python, CLI, batch, API) returns.
+
+Shapes follow shared/docs/contract.md. The API's request/response models are
+built from these classes too, so the OpenAPI document and the CLI's JSON agree.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Label = Literal["negative", "neutral", "positive"]
+Lang = Literal["zh", "en", "mixed"]
+Role = Literal["customer", "agent", "system"]
+
+
+class Sentiment(BaseModel):
+    label: Label
+    score: float = Field(description="P(positive) − P(negative), in [−1, 1]; > 0 means positive for binary use")
+    confidence: float = Field(description="probability of the chosen label")
+    probs: dict[str, float]
+
+
+class Aspect(BaseModel):
+    aspect: str
+    label: Label
+    confidence: float
+    evidence: str = Field(description="shortest substring of `text` supporting the aspect")
+    start: int | None = Field(None, description="offset of `evidence` in `text`")
+    end: int | None = None
+
+
+class Topic(BaseModel):
+    id: int
+    label: str
+
+
+class TurnAnalysis(BaseModel):
+    index: int
+    role: Role
+    speaker: str = ""
+    time: str | None = None
+    text: str
+    sentiment: Sentiment | None = Field(None, description="scored for customer turns only")
+
+
+class ChatSummary(BaseModel):
+    customer_turns: int
+    overall: Sentiment | None = Field(None, description="over all customer turns")
+    first: Sentiment | None = Field(None, description="the first customer turn")
+    last: Sentiment | None = Field(None, description="the last customer turn")
+    trend: float | None = Field(None, description="last.score − first.score: > 0 means the customer ended happier")
+
+
+class Analysis(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "id": "row-17", "text": "物流很快，但是衣服有色差，客服也不回消息", "lang": "zh",
+        "sentiment": {"label": "negative", "score": -0.62, "confidence": 0.91,
+                      "probs": {"negative": 0.74, "neutral": 0.14, "positive": 0.12}},
+        "aspects": [], "model": "voc-sentiment@2026-11-22"}})
+
+    id: str
+    text: str = Field(description="the input with personal data (phone, e-mail, order numbers, URLs) masked")
+    lang: Lang
+    sentiment: Sentiment
+    aspects: list[Aspect] = Field(default_factory=list)
+    topic: Topic | None = None
+    model: str
+    chat: ChatSummary | None = None
+    turns: list[TurnAnalysis] | None = None
+
+    def to_json_dict(self) -> dict:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+
+
+class ItemError(BaseModel):
+    """A text that could not be analysed; batch paths report these instead of dropping rows."""
+
+    id: str
+    error: ErrorInfo

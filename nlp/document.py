@@ -1,0 +1,150 @@
+"""The one entry point from raw text to a `Document` that later stages consume.
+
+`build_document(raw)` never raises anything but `TextError` subclasses (a clear,
+typed error for empty, non-text or oversized input), whatever Unicode it gets.
+No text is truncated here: very long input is kept whole and split into
+sentences, which the scorer windows (see models/sentiment.py); the only limit
+is `MAX_TEXT_CHARS`, past which input is refused rather than cut.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from nlp.normalize import Normalized, normalize
+from nlp.tokenize import tokenize
+
+MAX_TEXT_CHARS = 2_000_000  # ~2 MB of Chinese text; larger input is refused, not cut
+
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+# Sentence ends; a '.' only when followed by space/end (keeps 3.5mm and e.g. www.x.com whole).
+SENTENCE_END = re.compile(r"[。！？!?；;\n]+|\.(?=\s|$)|…+")
+CLAUSE_BREAK = re.compile(r"[，,、:：]+")
+CONTRAST = re.compile(r"但是|不过|可是|然而|就是|只是|\bbut\b|\bhowever\b|\balthough\b|\bthough\b", re.I)
+
+
+class TextError(ValueError):
+    """Input that cannot be analysed; `code` is the stable machine-readable reason."""
+
+    code = "invalid_text"
+
+
+class EmptyTextError(TextError):
+    code = "empty_text"
+
+
+class TextTooLongError(TextError):
+    code = "text_too_long"
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of the document: `text` is normalised; `start`/`end` index the display text."""
+
+    text: str
+    start: int
+    end: int
+    lang: str
+    contrast: bool = False  # begins with a contrast marker (但是, but, ...)
+
+
+def detect_lang(text: str) -> str:
+    """zh, en or mixed, by the share of Chinese characters and Latin letters (model names excluded)."""
+    cjk = len(CJK.findall(text))
+    latin = sum(len(w) for w in LATIN_WORD.findall(re.sub(r"\w*\d\w*", " ", text)))
+    if cjk == 0:
+        return "en" if latin else "zh" if not text.isascii() else "en"
+    if latin == 0:
+        return "zh"
+    share = latin / (latin + cjk)
+    return "mixed" if share >= 0.2 and cjk >= 2 else ("zh" if share < 0.2 else "en")
+
+
+@dataclass
+class Document:
+    norm: Normalized
+    lang: str
+    sentences: list[Span]
+    clauses: list[Span]
+    id: str | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def display(self) -> str:
+        """The input with personal data masked: what is shown, stored, and what evidence indexes into."""
+        return self.norm.display
+
+    @property
+    def text(self) -> str:
+        """Normalised text the models read."""
+        return self.norm.text
+
+    @cached_property
+    def tokens(self) -> list[str]:
+        """Word tokens (jieba + whole English words/model names); computed on first use."""
+        return tokenize(self.text)
+
+
+def _spans(norm: Normalized, start: int, end: int, pattern: re.Pattern, contrast_split: bool) -> list[Span]:
+    """Split text[start:end] at `pattern` (and before contrast markers), dropping empty pieces."""
+    text, cuts = norm.text, [start]
+    for m in pattern.finditer(text, start, end):
+        cuts += [m.start(), m.end()]
+    if contrast_split:
+        for m in CONTRAST.finditer(text, start, end):
+            if m.start() > start:
+                cuts += [m.start(), m.start()]
+    cuts.append(end)
+    cuts.sort()
+    spans = []
+    for a, b in zip(cuts[0::2], cuts[1::2]):
+        piece = text[a:b]
+        stripped = piece.strip(" ，,、:：")
+        if not stripped or not any(ch.isalnum() for ch in stripped):
+            continue
+        a += len(piece) - len(piece.lstrip(" ，,、:："))
+        b = a + len(stripped)
+        da, db = norm.to_display(a, b)
+        spans.append(Span(stripped, da, db, detect_lang(stripped), bool(CONTRAST.match(stripped))))
+    return spans
+
+
+def _pairs(cuts_pattern: re.Pattern, text: str) -> list[tuple[int, int]]:
+    out, last = [], 0
+    for m in cuts_pattern.finditer(text):
+        out.append((last, m.end()))
+        last = m.end()
+    out.append((last, len(text)))
+    return [(a, b) for a, b in out if text[a:b].strip()]
+
+
+def build_document(raw, id: str | None = None) -> Document:
+    if raw is None:
+        raise EmptyTextError("text is missing (null)")
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise TextError(f"text is not valid UTF-8 (byte {e.start}); decode it first (GBK exports: use gb18030)") from e
+    if not isinstance(raw, str):
+        raise TextError(f"text must be a string, not {type(raw).__name__}")
+    if len(raw) > MAX_TEXT_CHARS:
+        raise TextTooLongError(f"text has {len(raw):,} characters; the limit is {MAX_TEXT_CHARS:,}")
+    if not raw.strip():
+        raise EmptyTextError("text is empty")
+    norm = normalize(raw)
+    if not norm.text or not any(ch.isalnum() or not ch.isascii() for ch in norm.text):
+        raise EmptyTextError("text is empty after normalisation (only markup, punctuation or control characters)")
+    sentences, clauses = [], []
+    for a, b in _pairs(SENTENCE_END, norm.text):
+        sent = _spans(norm, a, b, re.compile(r"$^"), contrast_split=False)
+        if not sent:
+            continue
+        sentences.append(Span(norm.text[a:b].strip(), sent[0].start, sent[-1].end, detect_lang(norm.text[a:b])))
+        clauses += _spans(norm, a, b, re.compile(CLAUSE_BREAK.pattern + "|" + SENTENCE_END.pattern), contrast_split=True)
+    if not sentences:  # e.g. emoji only: one sentence, one clause covering everything
+        whole = Span(norm.text, *norm.to_display(0, len(norm.text)), detect_lang(norm.text))
+        sentences, clauses = [whole], [whole]
+    return Document(norm, detect_lang(norm.text), sentences, clauses, id=id)

@@ -1,0 +1,196 @@
+"""Reading and writing the tables users export: CSV (UTF-8, UTF-8-SIG, GBK/GB18030), JSONL, XLSX, Parquet.
+
+Reading never drops a row silently: a CSV line that cannot be parsed or decoded
+comes back as a `BadRow` with its line number and the reason.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+csv.field_size_limit(16 * 1024 * 1024)
+SUPPORTED = (".csv", ".jsonl", ".json", ".xlsx", ".parquet")
+
+
+class InputError(ValueError):
+    """The file as a whole cannot be used (missing, unknown format, missing column)."""
+
+
+@dataclass
+class BadRow:
+    row: int  # 1-based data row number (header excluded)
+    reason: str
+    raw: str = ""
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (with or without BOM) when it decodes, else GB18030 (a superset of GBK/GB2312)."""
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as e:
+        if e.start >= len(sample) - 3:  # cut in the middle of a character
+            return "utf-8"
+    try:
+        sample.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(sample).best()
+        return best.encoding if best else "utf-8"
+
+
+MAX_RECORD_LINES = 200  # a quoted field may span lines; past this the opening line is taken as broken
+
+
+def _parse(chunk: bytes, enc: str):
+    """Decode and split one CSV record; returns fields or an error string."""
+    try:
+        text = chunk.decode(enc)
+    except UnicodeDecodeError as e:
+        return f"cannot decode as {enc}: {e.reason} at byte {e.start}"
+    try:
+        rows = list(csv.reader(io.StringIO(text.rstrip("\r"))))
+    except csv.Error as e:
+        return f"malformed CSV line: {e}"
+    if len(rows) != 1:
+        return "malformed CSV line"
+    return rows[0]
+
+
+def _byte_lines(path: Path) -> tuple[str, Iterator[bytes]]:
+    """(encoding, lines without their newline), streamed: memory stays flat for any file size."""
+    stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
+    head = stream.read(1 << 20)
+    enc = detect_encoding(head)
+
+    def gen():
+        buf = head
+        with stream:
+            while True:
+                *complete, buf = buf.split(b"\n")
+                for line in complete:
+                    yield line.rstrip(b"\r")
+                more = stream.read(1 << 20)
+                if not more:
+                    break
+                buf += more
+        if buf:
+            yield buf.rstrip(b"\r")
+    return enc, gen()
+
+
+def _iter_csv(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
+    enc, source = _byte_lines(path)
+    pending: list[bytes] = []  # lines read ahead while looking for the end of a quoted field
+
+    def next_line():
+        return pending.pop(0) if pending else next(source, None)
+
+    header: list[str] | None = None
+    row_no = 0
+    while True:
+        first = next_line()
+        if first is None:
+            break
+        if not first.strip():
+            continue
+        # a record ends where its quotes balance; a line whose quote never closes is one bad row
+        taken = [first]
+        while b"\n".join(taken).count(b'"') % 2 and len(taken) <= MAX_RECORD_LINES:
+            nxt = next_line()
+            if nxt is None:
+                break
+            if header is not None and not nxt.count(b'"') % 2:
+                alone = _parse(nxt, enc)
+                if isinstance(alone, list) and len(alone) == len(header):
+                    pending.insert(0, nxt)  # a complete record of its own: the open quote is the broken part
+                    break
+            taken.append(nxt)
+        chunk = b"\n".join(taken)
+        fields = _parse(chunk, enc) if not chunk.count(b'"') % 2 else "unbalanced quote (the field is never closed)"
+        if len(taken) > 1 and not (isinstance(fields, list) and (header is None or len(fields) == len(header))):
+            pending[0:0] = taken[1:]  # the multi-line reading failed: blame only the opening line
+            chunk = first
+            fields = _parse(chunk, enc) if not chunk.count(b'"') % 2 else "unbalanced quote (the field is never closed)"
+        if header is None:
+            if isinstance(fields, str):
+                raise InputError(f"{path}: cannot read the header line: {fields}")
+            header = [h.strip() for h in fields]
+            continue
+        row_no += 1
+        if isinstance(fields, str):
+            yield row_no, BadRow(row_no, fields, chunk.decode(enc, "replace"))
+        elif len(fields) != len(header):
+            yield row_no, BadRow(row_no, f"expected {len(header)} fields, found {len(fields)}", chunk.decode(enc, "replace"))
+        else:
+            yield row_no, dict(zip(header, fields))
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
+    stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
+    with stream:
+        row_no = 0
+        for raw in stream:
+            if not raw.strip():
+                continue
+            row_no += 1
+            try:
+                obj = json.loads(raw.decode(detect_encoding(raw)))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                yield row_no, BadRow(row_no, f"invalid JSON: {e}", raw.decode("utf-8", "replace")[:500])
+                continue
+            if not isinstance(obj, dict):
+                yield row_no, BadRow(row_no, "a JSONL row must be an object", str(obj)[:500])
+                continue
+            yield row_no, obj
+
+
+def _iter_frame(path: Path, reader) -> Iterator[tuple[int, dict | BadRow]]:
+    import pandas as pd
+
+    df = reader(path)
+    df.columns = [str(c).strip() for c in df.columns]
+    for i, rec in enumerate(df.to_dict("records"), start=1):
+        yield i, {k: (None if (not isinstance(v, (list, dict)) and pd.isna(v)) else v) for k, v in rec.items()}
+
+
+def iter_rows(path: str | Path) -> Iterator[tuple[int, dict | BadRow]]:
+    """Yield (row number, row dict or BadRow) for every data row of a supported file."""
+    path = Path(path)
+    if str(path) != "-" and not path.exists():
+        raise InputError(f"{path}: no such file")
+    suffix = ".jsonl" if str(path) == "-" else path.suffix.lower()
+    if suffix == ".csv":
+        return _iter_csv(path)
+    if suffix in (".jsonl", ".json"):
+        return _iter_jsonl(path)
+    if suffix == ".xlsx":
+        import pandas as pd
+
+        return _iter_frame(path, lambda p: pd.read_excel(p, dtype=object))
+    if suffix == ".parquet":
+        import pandas as pd
+
+        return _iter_frame(path, pd.read_parquet)
+    raise InputError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED)}")
+
+
+def read_table(path: str | Path) -> tuple[list[tuple[int, dict]], list[BadRow]]:
+    good, bad = [], []
+    for row_no, row in iter_rows(path):
+        (bad if isinstance(row, BadRow) else good).append(row if isinstance(row, BadRow) else (row_no, row))
+    return good, bad
+
+
+def require_column(rows: list[tuple[int, dict]], column: str, path) -> None:
+    if rows and column not in rows[0][1]:
+        raise InputError(f"{path}: no column {column!r}; the columns are: {', '.join(map(str, rows[0][1]))}")

@@ -1,0 +1,147 @@
+"""Text normalisation that remembers where every output character came from.
+
+Two strings come out of raw input:
+
+- ``display``: the input with personal data masked and nothing else changed. It
+  is what the analysis echoes and stores, and what evidence spans index into.
+- ``text``: ``display`` after HTML stripping, NFKC (full-width → half-width),
+  Traditional → Simplified, emoticons turned into words, and collapsed
+  punctuation/whitespace. Models read this.
+
+``offsets[i]`` is the index in ``display`` of ``text[i]`` (with one extra entry
+for the end), so any span found in ``text`` maps back to ``display``.
+"""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Personal data. Masked first, on the raw input, so nothing downstream sees it.
+PII_PATTERNS = [
+    ("[EMAIL]", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+    ("[URL]", re.compile(r"(?:https?://|www\.)[^\s\u3000-\u303f\uff00-\uffef]+", re.I)),
+    ("[ORDER]", re.compile(r"(?:订单号?|訂單號?|单号|order\s*(?:no\.?|number|#|id)?)\s*[:：#]?\s*[A-Za-z0-9-]{6,}", re.I)),
+    ("[PHONE]", re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)|(?<!\d)0\d{2,3}-\d{7,8}(?!\d)")),
+    ("[ORDER]", re.compile(r"(?<![\d.])\d{12,}(?![\d.])")),  # long digit runs are order/tracking numbers
+]
+
+HTML_TAG = re.compile(r"<[^<>]{1,200}>")
+HTML_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z]{2,8});")
+
+# Emoticons and net slang with a clear sentiment become plain words the model
+# (and the jieba dictionary) know. Emoji stay: the encoder's vocabulary has them.
+EMOTICONS = [
+    (re.compile(r"\borz\b|\botl\b", re.I), "无奈"),
+    (re.compile(r"2333+|h{3,}|哈{3,}", re.I), "哈哈"),
+    (re.compile(r"(?<![\w])(?:[:：]-?\)|\^_\^|\^\^)"), "开心"),
+    (re.compile(r"(?<![\w])(?:[:：]-?\(|T_T|QAQ|[;；]_[;；])"), "难过"),
+    (re.compile(r"\bxswl\b", re.I), "笑死"),
+    (re.compile(r"\byyds\b", re.I), "非常好"),
+]
+EMOJI_WORDS = {
+    "😡": "生气", "😠": "生气", "🤬": "生气", "👎": "差评", "💩": "垃圾", "😤": "生气",
+    "😭": "哭", "😢": "难过", "😞": "失望", "😒": "不满", "🙄": "无语", "😓": "无奈",
+    "👍": "赞", "❤": "喜欢", "❤️": "喜欢", "😍": "喜欢", "😊": "开心", "😄": "开心",
+    "😀": "开心", "🥰": "喜欢", "💯": "满分", "👌": "好", "🌟": "好", "⭐": "星",
+}
+EMOJI_RE = re.compile("|".join(sorted(map(re.escape, EMOJI_WORDS), key=len, reverse=True)))
+REPEATED_PUNCT = re.compile(r"([!！?？。，,.、~～…;；])\1+")
+WHITESPACE = re.compile(r"\s+")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Normalized:
+    display: str
+    text: str
+    offsets: tuple[int, ...]
+
+    def to_display(self, start: int, end: int) -> tuple[int, int]:
+        """Map the span [start, end) of ``text`` to ``display``."""
+        a = self.offsets[start]
+        if end <= start:
+            return a, a
+        # the next kept character's origin bounds the span; trailing whitespace is trimmed
+        b = max(self.offsets[end], self.offsets[end - 1] + 1)
+        while b > a and self.display[b - 1].isspace():
+            b -= 1
+        return a, b
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def _sub(text: str, offs: list[int], pattern: re.Pattern, repl) -> tuple[str, list[int]]:
+    """re.sub that keeps the offset map: a replacement's characters all point at the match start."""
+    out, new_offs, last = [], [], 0
+    for m in pattern.finditer(text):
+        out.append(text[last:m.start()]); new_offs.extend(offs[last:m.start()])
+        r = repl(m) if callable(repl) else repl
+        out.append(r); new_offs.extend([offs[m.start()]] * len(r))
+        last = m.end()
+    if not out:
+        return text, offs
+    out.append(text[last:]); new_offs.extend(offs[last:])
+    return "".join(out), new_offs
+
+
+def _per_char(text: str, offs: list[int], fn) -> tuple[str, list[int]]:
+    out, new_offs = [], []
+    for ch, o in zip(text, offs):
+        r = fn(ch)
+        out.append(r); new_offs.extend([o] * len(r))
+    return "".join(out), new_offs
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" for c in text)
+
+
+def mask_pii(text: str) -> str:
+    for token, pattern in PII_PATTERNS:
+        text = pattern.sub(token, text)
+    return text
+
+
+def clean_unicode(text: str) -> str:
+    """Remove what cannot be encoded or shown: lone surrogates and control characters."""
+    return CONTROL.sub(" ", SURROGATE.sub("", text))
+
+
+def normalize(raw: str) -> Normalized:
+    display = mask_pii(clean_unicode(raw))
+    text, offs = display, list(range(len(display)))
+    if "<" in text:
+        text, offs = _sub(text, offs, HTML_TAG, " ")
+    if "&" in text:
+        text, offs = _sub(text, offs, HTML_ENTITY, lambda m: html.unescape(m.group()))
+    if not text.isascii():
+        text, offs = _per_char(text, offs, lambda c: unicodedata.normalize("NFKC", c))
+        if _has_cjk(text):
+            converted = _t2s().convert(text)
+            if len(converted) == len(text):
+                text = converted  # phrase-level conversion kept the alignment
+            else:
+                text, offs = _per_char(text, offs, _t2s().convert)
+        text, offs = _sub(text, offs, EMOJI_RE, lambda m: EMOJI_WORDS[m.group()])
+    for pattern, word in EMOTICONS:
+        text, offs = _sub(text, offs, pattern, word)
+    text, offs = _sub(text, offs, REPEATED_PUNCT, lambda m: m.group(1))
+    text, offs = _sub(text, offs, WHITESPACE, " ")
+    # trim, keeping the map in step
+    lead = len(text) - len(text.lstrip())
+    text, offs = text.strip(), offs[lead:lead + len(text.strip())]
+    return Normalized(display, text, tuple(offs) + (len(display),))
+
+
+def normalize_text(raw: str) -> str:
+    """The model-facing text only (training and scoring use this same function)."""
+    return normalize(raw).text

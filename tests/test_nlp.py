@@ -1,0 +1,141 @@
+"""The preprocessing layer on team-written zh, en, mixed and Traditional examples."""
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from nlp.document import EmptyTextError, TextError, TextTooLongError, MAX_TEXT_CHARS, build_document, detect_lang
+from nlp.normalize import normalize
+from nlp.tokenize import content_tokens, tokenize
+
+
+def test_fullwidth_traditional_html_and_punctuation():
+    n = normalize("<p>這件衣服質量很好！！！ＡＢＣ１２３&amp;</p>")
+    assert n.text == "这件衣服质量很好!ABC123&"
+    assert n.display == "<p>這件衣服質量很好！！！ＡＢＣ１２３&amp;</p>"  # shown as given, minus personal data
+
+
+def test_emoji_and_emoticons_become_sentiment_words():
+    assert normalize("太差了😡").text == "太差了生气"
+    assert normalize("质量不错👍").text == "质量不错赞"
+    assert "无奈" in normalize("又坏了 orz").text
+    assert "哈哈" in normalize("笑死我了23333").text
+
+
+@pytest.mark.parametrize("raw, token", [
+    ("联系我 13812345678 谢谢", "[PHONE]"),
+    ("call +86 138-1234-5678 now", "[PHONE]"),
+    ("邮箱 zhang.san@example.com", "[EMAIL]"),
+    ("看这里 https://shop.example.com/item?id=3 吧", "[URL]"),
+    ("订单号：E20240501123456 还没发货", "[ORDER]"),
+    ("单号 773012345678901 查不到", "[ORDER]"),
+])
+def test_personal_data_is_masked_before_anything_else(raw, token):
+    d = build_document(raw)
+    assert token in d.display and token in d.text
+    for digits in ("13812345678", "1234-5678", "zhang.san", "shop.example", "E20240501123456", "773012345678901"):
+        assert digits not in d.display
+
+
+def test_model_numbers_are_not_phone_numbers():
+    d = build_document("iPhone15 的屏幕 1080P，3.5mm 耳机孔")
+    assert "[PHONE]" not in d.display and "[ORDER]" not in d.display
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("物流很快，包装也很好", "zh"),
+    ("質量很好，物流也快", "zh"),
+    ("The battery died after two days.", "en"),
+    ("物流超slow，客服也不reply", "mixed"),
+    ("iPhone15 的屏幕很清楚", "zh"),
+])
+def test_language(text, lang):
+    assert detect_lang(normalize(text).text) == lang
+    assert build_document(text).lang == lang
+
+
+def test_clauses_split_on_punctuation_and_contrast_with_offsets():
+    raw = "物流很快但是衣服有色差，客服也不回消息。"
+    d = build_document(raw)
+    assert [c.text for c in d.clauses] == ["物流很快", "但是衣服有色差", "客服也不回消息"]
+    assert [c.contrast for c in d.clauses] == [False, True, False]
+    for c in d.clauses:
+        assert raw[c.start:c.end] == c.text
+
+
+def test_offsets_point_into_traditional_fullwidth_original():
+    raw = "這家店的ＩＰＨＯＮＥ殼質量不錯，不過物流太慢了！！"
+    d = build_document(raw)
+    spans = [raw[c.start:c.end] for c in d.clauses]
+    assert spans == ["這家店的ＩＰＨＯＮＥ殼質量不錯", "不過物流太慢了"]
+    assert d.clauses[1].text == "不过物流太慢了"
+
+
+def test_english_sentences_and_contrast():
+    d = build_document("The screen is great, but the battery is weak. However, support was helpful!")
+    texts = [c.text for c in d.clauses]
+    assert "but the battery is weak" in texts
+    assert any(c.text.startswith("However") and c.contrast for c in d.clauses)
+    assert len(d.sentences) == 2
+
+
+def test_tokenizer_keeps_model_names_and_negations_whole():
+    toks = tokenize("iPhone15的屏幕1080P不错，3.5mm耳机孔没了，Type-C接口也不支持快充")
+    for t in ("iPhone15", "1080P", "3.5mm", "Type-C", "不", "没"):
+        assert t in toks
+    assert tokenize("I don't like it, never again") == ["I", "do", "n't", "like", "it", ",", "never", "again"]
+
+
+def test_ecommerce_dictionary_terms_stay_whole():
+    toks = tokenize("好评返现，七天无理由退货，京东快递很快，性价比高，就是有色差还起球")
+    for term in ("好评返现", "七天无理由退货", "京东快递", "性价比", "色差", "起球"):
+        assert term in toks
+
+
+def test_stopwords_removed_negations_kept():
+    toks = content_tokens(tokenize("这个东西的质量不好，没有色差，the battery is not good"))
+    assert "的" not in toks and "the" not in toks
+    assert "不好" in toks and "没有" in toks and "not" in toks and "质量" in toks
+
+
+@pytest.mark.parametrize("bad, error", [
+    ("", EmptyTextError), ("   \n\t ", EmptyTextError), (None, EmptyTextError),
+    ("<br/><p></p>", EmptyTextError), ("\x00\x01\x02", EmptyTextError), (123, TextError),
+    (b"\xd6\xd0\xce\xc4", TextError),  # GBK bytes are not UTF-8: a clear error, not mojibake
+])
+def test_bad_input_fails_with_typed_errors(bad, error):
+    with pytest.raises(error) as info:
+        build_document(bad)
+    assert info.value.code and str(info.value)
+
+
+def test_lone_surrogates_and_controls_are_cleaned():
+    d = build_document("好\ud800评\x07真的好")
+    assert d.text == "好评 真的好"
+
+
+def test_one_megabyte_text_is_processed_whole():
+    raw = "物流很快，质量不错。" * 100_000  # 1,000,000 characters
+    d = build_document(raw)
+    assert len(d.display) == len(raw)
+    assert len(d.sentences) == 100_000
+    assert d.sentences[-1].end == len(raw)
+
+
+def test_too_long_is_refused_not_cut():
+    with pytest.raises(TextTooLongError):
+        build_document("好" * (MAX_TEXT_CHARS + 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=()), max_size=120)
+       | st.text(alphabet="物流很快但是不过質量差，。！!?, abc123😡<>&; \n\t", max_size=80))
+def test_never_raises_untyped_and_offsets_map_back(raw):
+    try:
+        d = build_document(raw)
+    except TextError:
+        return
+    assert d.text
+    for span in d.clauses + d.sentences:
+        assert 0 <= span.start <= span.end <= len(d.display)
+        assert d.display[span.start:span.end].strip() == d.display[span.start:span.end]
+    for c in d.clauses:
+        assert d.display[c.start:c.end], c

@@ -1,0 +1,76 @@
+"""Topic discovery on a generated corpus with known themes, through Python and the CLI."""
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from models.topics import MIN_TEXTS, TopicError, TopicModel, discover
+from tests.topic_corpus import corpus
+
+VOC = str(Path(sys.executable).parent / "voc")
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    texts, themes = corpus(per_theme=40, seed=0)
+    labels = ["negative"] * len(texts)
+    result, model = discover(texts, [f"r{i}" for i in range(len(texts))], labels, seed=7)
+    return texts, themes, result, model
+
+
+def test_known_themes_come_out_as_separate_topics(fitted):
+    texts, themes, result, _ = fitted
+    by_theme = {th: Counter(t for t, x in zip(result.assignments, themes) if x == th) for th in set(themes)}
+    main = {th: c.most_common(1)[0][0] for th, c in by_theme.items()}
+    assert len(set(main.values())) == 3, by_theme  # three themes, three different topics
+    for th, c in by_theme.items():
+        assert c[main[th]] / sum(c.values()) >= 0.8 and main[th] != -1
+
+
+def test_topics_are_readable_and_follow_the_contract(fitted):
+    _, _, result, _ = fitted
+    out = result.to_json([f"r{i}" for i in range(len(result.assignments))])
+    assert set(out) >= {"topics", "assignments"}
+    for t in out["topics"]:
+        assert {"id", "label", "keywords", "size", "negative_share", "aspect", "examples"} <= set(t)
+        assert len(t["examples"]) == 3 and t["negative_share"] == 1.0
+        words = t["label"].split(" / ")
+        assert 3 <= len(words) <= 4 and all(len(w) <= 6 for w in words)  # words, not whole sentences
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in t["label"])
+    aspects = {t["aspect"] for t in out["topics"]}
+    assert {"logistics", "customer_service"} <= aspects
+    outliers = sum(1 for a in result.assignments if a == -1) / len(result.assignments)
+    assert outliers < 0.15
+
+
+def test_saved_model_assigns_new_texts_stably(fitted, voc_home):
+    _, _, result, model = fitted
+    model.save("themes")
+    again = TopicModel.load("themes").transform(["快递太慢了，等了8天才收到", "客服态度很差，问了5遍都不回复"])
+    delivery_topic = Counter(t for t, x in zip(result.assignments, fitted[1]) if x == "delivery").most_common(1)[0][0]
+    service_topic = Counter(t for t, x in zip(result.assignments, fitted[1]) if x == "service").most_common(1)[0][0]
+    assert again == [delivery_topic, service_topic]
+
+
+@pytest.mark.parametrize("texts", [["快递太慢"] * 50, ["好"] * 5, [f"review {i}" for i in range(MIN_TEXTS - 1)]])
+def test_too_few_or_duplicate_texts_are_a_clear_error(texts):
+    with pytest.raises(TopicError, match="at least"):
+        discover(texts, [str(i) for i in range(len(texts))])
+
+
+def test_cli_topics_over_time_and_negative_only(tmp_path):
+    texts, themes = corpus(per_theme=25, seed=3)
+    src = tmp_path / "reviews.jsonl"
+    src.write_text("".join(json.dumps({"id": f"x{i}", "text": t, "day": f"2026-11-0{1 + i % 3}", "shop": f"s{i % 2}"},
+                                      ensure_ascii=False) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
+    out = tmp_path / "topics.json"
+    r = subprocess.run([VOC, "topics", src, "--id-col", "id", "--time-col", "day", "--by", "shop", "-o", out,
+                        "--seed", "5", "--mode", "fast", "--save", "cli"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(out.read_text("utf-8"))
+    assert len(data["assignments"]) == len(texts) and data["assignments"][0]["id"] == "x0"
+    assert data["over_time"] and data["per_class"]
+    assert len({t["id"] for t in data["topics"]} - {-1}) >= 3

