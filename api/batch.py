@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,9 +148,12 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
         if output_path == "-":
             return
         errors.flush()
-        _progress_path(output_path).write_text(json.dumps({
+        path = _progress_path(output_path)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({
             "input": str(input_path), "rows_done": last_row, "scored": summary.scored, "failed": summary.failed,
             "reasons": summary.reasons, "out_bytes": writer.tell(), "err_bytes": errors.tell()}))
+        os.replace(tmp, path)  # atomic: a kill never leaves half a checkpoint
 
     def fail(row_no: int, code: str, message: str, raw=None):
         summary.failed += 1

@@ -4,7 +4,8 @@
 
 For each system and language: binary accuracy (score > 0 ⇒ positive), macro-F1
 and rows/s. `default` and `fast` are timed as the whole `voc score` command
-(process start, model load, reading and writing files) on a JSONL export.
+(process start, model load, reading and writing files) on a JSONL export, with
+aspects (the default output) and with `--no-aspects` (sentiment only).
 SnowNLP and TF-IDF + logistic regression (trained on the default recipe's own
 training split) are the baselines. The shared sets are for measuring only.
 """
@@ -81,7 +82,7 @@ def run_tfidf(rows):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, help="rows per language (default: all)")
-    ap.add_argument("--systems", default="default,fast,snownlp,tfidf")
+    ap.add_argument("--systems", default="default,default-sentiment-only,fast,fast-sentiment-only,snownlp,tfidf")
     ap.add_argument("--langs", default="zh,en")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
@@ -90,8 +91,9 @@ def main():
         rows = load(lang, args.limit)
         gold = [r["label"] for r in rows]
         for system in args.systems.split(","):
-            if system in ("default", "fast"):
-                pred, seconds = run_voc("accurate" if system == "default" else "fast", rows)
+            if system in ("default", "fast", "default-sentiment-only", "fast-sentiment-only"):
+                mode = "fast" if system.startswith("fast") else "accurate"
+                pred, seconds = run_voc(mode, rows, ["--no-aspects"] if system.endswith("only") else [])
             elif system == "snownlp":
                 pred, seconds = run_snownlp(rows)
             elif system == "tfidf":

@@ -25,8 +25,9 @@ FAST_FILE = "fast.safetensors"
 
 class FastScorer:
     def __init__(self, tokenizer, vectors: np.ndarray, row_of: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
-                 meta: dict, labels=LABELS):
+                 meta: dict, labels=LABELS, aspect_vectors: np.ndarray | None = None):
         self.tokenizer = tokenizer
+        self.aspect_vectors = None if aspect_vectors is None else aspect_vectors.astype(np.float32)
         self.vectors = vectors.astype(np.float32)  # (n_kept + 1, dim); the last row is the zero vector for pruned tokens
         self.row_of = row_of  # vocab id -> row in `vectors`
         self.coef, self.intercept = coef.astype(np.float32), intercept.astype(np.float32)
@@ -48,18 +49,23 @@ class FastScorer:
         t = load_file(str(path))
         meta = read_meta(model_dir)
         return cls(AutoTokenizer.from_pretrained(ensure_base_model()), t["vectors"], t["row_of"], t["coef"],
-                   t["intercept"], meta, meta.get("labels", LABELS))
+                   t["intercept"], meta, meta.get("labels", LABELS), t.get("aspect_vectors"))
 
-    def features(self, texts: list[str]) -> np.ndarray:
+    def aspect_embed(self, texts: list[str]) -> np.ndarray:
+        """Static vectors distilled from the base encoder: topical similarity for aspects in fast mode."""
+        return self.features(texts, self.aspect_vectors)
+
+    def features(self, texts: list[str], table: np.ndarray | None = None) -> np.ndarray:
         """Mean token vector per text (a sparse bag-of-rows times the vector table)."""
+        table = self.vectors if table is None else table
         ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
         rows = [self.row_of[np.asarray(x, dtype=np.int64)] if x else np.zeros(0, np.int64) for x in ids]
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         indptr = np.concatenate([[0], np.cumsum(lengths)])
         data = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
         bag = sp.csr_matrix((data, np.concatenate(rows) if rows else np.zeros(0, np.int64), indptr),
-                            shape=(len(texts), self.vectors.shape[0]))
-        return np.asarray(bag @ self.vectors)
+                            shape=(len(texts), table.shape[0]))
+        return np.asarray(bag @ table)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         logits = self.features(texts) @ self.coef.T + self.intercept

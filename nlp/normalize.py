@@ -48,6 +48,9 @@ EMOJI_WORDS = {
     "😀": "开心", "🥰": "喜欢", "💯": "满分", "👌": "好", "🌟": "好", "⭐": "星",
 }
 EMOJI_RE = re.compile("|".join(sorted(map(re.escape, EMOJI_WORDS), key=len, reverse=True)))
+# A space where Chinese meets Latin letters (物流超slow → 物流超 slow): SentencePiece then reads
+# "▁slow" as the English word instead of the fragments "s" + "low".
+SCRIPT_BOUNDARY = re.compile(r"(?<=[\u3400-\u9fff])(?=[A-Za-z])|(?<=[A-Za-z])(?=[\u3400-\u9fff])")
 REPEATED_PUNCT = re.compile(r"([!！?？。，,.、~～…;；])\1+")
 WHITESPACE = re.compile(r"\s+")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
@@ -135,6 +138,8 @@ def normalize(raw: str) -> Normalized:
     for pattern, word in EMOTICONS:
         text, offs = _sub(text, offs, pattern, word)
     text, offs = _sub(text, offs, REPEATED_PUNCT, lambda m: m.group(1))
+    if not text.isascii():
+        text, offs = _sub(text, offs, SCRIPT_BOUNDARY, " ")
     text, offs = _sub(text, offs, WHITESPACE, " ")
     # trim, keeping the map in step
     lead = len(text) - len(text.lstrip())

@@ -201,3 +201,20 @@ def test_results_are_stored_and_counted(server):
     assert future["items"] == 0
     assert httpx.get(base + "/v1/stats", params={"by": "shop"}).status_code == 422
     assert httpx.get(base + "/v1/stats", params={"from": "yesterday"}).status_code == 422
+
+
+def test_topics_endpoint(server):
+    from tests.topic_corpus import corpus
+
+    base, _ = server
+    texts, _ = corpus(per_theme=20, seed=5)
+    r = httpx.post(base + "/v1/topics", json={"texts": texts, "seed": 3}, timeout=300)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["assignments"]) == len(texts)
+    assert len([t for t in body["topics"] if t["id"] != -1]) >= 3
+    t = body["topics"][0]
+    assert {"id", "label", "keywords", "size", "negative_share", "aspect", "examples"} <= set(t)
+    few = httpx.post(base + "/v1/topics", json={"texts": ["快递太慢"] * 30})
+    assert few.status_code == 422 and few.json()["error"]["code"] == "topic_input"
+    assert httpx.post(base + "/v1/topics", json={"texts": ["a"] * 5001}).status_code == 413

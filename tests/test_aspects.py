@@ -1,0 +1,73 @@
+"""Aspect-level sentiment on the hard cases keyword matching gets wrong (real default model)."""
+import json
+
+import pytest
+
+from models.analyzer import Analyzer
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return Analyzer.load()
+
+
+def aspects(analyzer, text):
+    [res] = analyzer.analyze([("t", text)])
+    for a in res.aspects:
+        assert res.text[a.start:a.end] == a.evidence and a.evidence in res.text
+    return {a.aspect: a.label for a in res.aspects}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("等了五天才到", {"logistics": "negative"}),                       # implicit: no word 物流
+    ("衣服跟图片上的不一样", {"description_match": "negative"}),
+    ("The mug arrived in pieces", {"packaging": "negative"}),
+    ("物流超slow", {"logistics": "negative"}),                         # mixed zh/en clause
+    ("我买的是快递包装的版本", {}),                                      # aspect words, no opinion
+])
+def test_implicit_mixed_and_no_opinion(analyzer, text, expected):
+    assert aspects(analyzer, text) == expected
+
+
+def test_negation(analyzer):
+    assert aspects(analyzer, "这次没有色差")["description_match"] == "positive"
+    assert aspects(analyzer, "物流一点也不慢")["logistics"] == "positive"
+
+
+def test_contrast_gives_two_aspects_with_opposite_polarity(analyzer):
+    found = aspects(analyzer, "虽然物流快，但是质量差")
+    assert found == {"logistics": "positive", "product_quality": "negative"}
+    found = aspects(analyzer, "Shipping was fast, but the quality is terrible")
+    assert found.get("logistics") == "positive" and found.get("product_quality") == "negative"
+
+
+def test_evidence_maps_back_into_traditional_fullwidth_text(analyzer):
+    text = "物流很快！！但是客服態度很差，ＡＰＰ也老是閃退"
+    [res] = analyzer.analyze([("t", text)])
+    got = {a.aspect: a for a in res.aspects}
+    assert got["customer_service"].evidence == "但是客服態度很差" and got["customer_service"].label == "negative"
+    assert got["logistics"].evidence == "物流很快"
+    for a in res.aspects:
+        assert text[a.start:a.end] == a.evidence
+
+
+def test_taxonomy_is_configurable_without_retraining(analyzer, tmp_path):
+    from models.aspects import TAXONOMY, AspectModel
+
+    data = json.loads(TAXONOMY.read_text("utf-8"))
+    data["aspects"].append({"key": "hotel_environment", "name": "酒店环境", "description": "酒店的房间、隔音、卫生、设施 / hotel room, noise, cleanliness",
+                            "positive": ["房间很干净", "隔音效果很好", "the room was spotless"],
+                            "negative": ["房间有霉味", "隔音太差了", "the room was dirty", "床单上有污渍"]})
+    custom = tmp_path / "taxonomy.json"
+    custom.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    model = AspectModel.load(analyzer.scorer, custom)
+    analyzer2 = Analyzer(analyzer.scorer, model)
+    [res] = analyzer2.analyze([("t", "酒店隔音很差，晚上吵得睡不着")])
+    assert {a.aspect: a.label for a in res.aspects}.get("hotel_environment") == "negative"
+
+
+def test_fast_mode_aspects(tmp_path):
+    fast = Analyzer.load(mode="fast")
+    [res] = fast.analyze([("t", "物流很快，但是衣服有色差")])
+    assert res.model.endswith("+fast")
+    assert {a.aspect for a in res.aspects} >= {"logistics"}
