@@ -306,6 +306,8 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
             pairs = [(it.id if it.id is not None else str(i), it.text) for i, it in enumerate(req.items)]
             for i, (_, text) in enumerate(pairs):
                 _check_text(text, f"items[{i}].text")
+        if settings.debug_log_text:  # opt-in only: reviews carry personal data
+            log.info("analyze texts: %s", [t[:200] for _, t in pairs])
         results = await state["batcher"].submit(pairs)
         bad = [r for r in results if isinstance(r, ItemError)]
         if bad:

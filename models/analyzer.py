@@ -9,7 +9,7 @@ from typing import Iterable, Protocol
 
 import numpy as np
 
-from models.schema import Analysis, ChatSummary, ErrorInfo, ItemError, Sentiment, TurnAnalysis
+from models.schema import Analysis, ChatSummary, ErrorInfo, ItemError, Sentiment, TurnAnalysis, sentiment_from_probs
 from nlp.chat import Turn, parse_chat
 from nlp.document import Document, TextError, build_document
 
@@ -98,8 +98,6 @@ class Analyzer:
         weights = np.array([max(len(a.text), 1) for a in cust], dtype=float)
         probs = {lab: float(np.average([a.sentiment.probs[lab] for a in cust], weights=weights))
                  for lab in cust[0].sentiment.probs}
-        from models.sentiment import sentiment_from_probs
-
         labels = tuple(probs)
         overall = sentiment_from_probs(np.array([probs[lab] for lab in labels]), labels)
         summary = ChatSummary(customer_turns=len(cust), overall=overall, first=cust[0].sentiment, last=cust[-1].sentiment,

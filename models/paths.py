@@ -1,8 +1,10 @@
 """Where VoC keeps its state: registered models, cached base encoder, topic models, database."""
+import json
 import os
 from pathlib import Path
 
 REPO_MODELS = Path(__file__).resolve().parent / "default"
+META_FILE = "voc_model.json"
 
 
 def voc_home() -> Path:
@@ -15,3 +17,11 @@ def base_cache() -> Path:
     """Where the transformers copy of the pretrained encoder is cached (VOC_BASE_CACHE overrides)."""
     env = os.environ.get("VOC_BASE_CACHE")
     return Path(env).expanduser() if env else voc_home() / "base"
+
+
+def read_meta(model_dir: Path) -> dict:
+    """A model directory's voc_model.json (labels, prefix, window, name, metrics)."""
+    path = Path(model_dir) / META_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{model_dir} is not a VoC model directory (no {META_FILE})")
+    return json.loads(path.read_text())

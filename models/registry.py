@@ -10,8 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from models.classifier import read_meta
-from models.paths import REPO_MODELS, voc_home
+from models.paths import REPO_MODELS, read_meta, voc_home
 
 DEFAULT = "default"
 

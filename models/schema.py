@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+LABELS = ("negative", "neutral", "positive")
+
 Label = Literal["negative", "neutral", "positive"]
 Lang = Literal["zh", "en", "mixed"]
 Role = Literal["customer", "agent", "system"]
@@ -83,3 +85,11 @@ class ItemError(BaseModel):
 
     id: str
     error: ErrorInfo
+
+
+def sentiment_from_probs(p, labels=LABELS) -> Sentiment:
+    """label = argmax, score = P(positive) − P(negative), confidence = max probability."""
+    probs = {lab: round(float(v), 4) for lab, v in zip(labels, p)}
+    best = max(range(len(labels)), key=lambda i: p[i])
+    return Sentiment(label=labels[best], score=round(probs.get("positive", 0) - probs.get("negative", 0), 4),
+                     confidence=round(float(p[best]), 4), probs=probs)

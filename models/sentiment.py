@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from models.classifier import LABELS, load_net
-from models.schema import Sentiment
+from models.schema import Sentiment, sentiment_from_probs
 from nlp.document import Document
 
 
@@ -29,13 +29,6 @@ from nlp.document import Document
 class Window:
     doc: int
     ids: list[int]
-
-
-def sentiment_from_probs(p: np.ndarray, labels=LABELS) -> Sentiment:
-    probs = {lab: round(float(v), 4) for lab, v in zip(labels, p)}
-    i = int(np.argmax(p))
-    return Sentiment(label=labels[i], score=round(float(probs.get("positive", 0) - probs.get("negative", 0)), 4),
-                     confidence=round(float(p[i]), 4), probs=probs)
 
 
 class SentimentScorer:
@@ -63,13 +56,17 @@ class SentimentScorer:
         from models.encoder import ensure_base_model
 
         base = ensure_base_model()
-        net, meta = load_net(model_dir, base)
         threads = threads or os.cpu_count() or 1
         if engine == "onnx":
             from models.onnx_engine import onnx_net
+            from models.paths import read_meta
 
-            net = onnx_net(net, model_dir, threads)
-        elif engine != "torch":
+            # the torch network is only built when the ONNX graph is not cached yet (saves ~1 GB of peak memory)
+            net = onnx_net(lambda: load_net(model_dir, base)[0], model_dir, threads)
+            meta = read_meta(model_dir)
+        elif engine == "torch":
+            net, meta = load_net(model_dir, base)
+        else:
             raise ValueError(f"unknown engine {engine!r}; use onnx or torch")
         return cls(net, load_tokenizer(model_dir, base), meta, threads)
 

@@ -84,15 +84,15 @@ class TopicModel:
         from sklearn.feature_extraction.text import CountVectorizer
         from umap import UMAP
 
-        min_cluster = max(8, min(60, n // 60))
+        min_cluster = max(10, min(60, n // 100))
         return BERTopic(
             embedding_model=backend,
             umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed),
             hdbscan_model=HDBSCAN(min_cluster_size=min_cluster, min_samples=max(2, min_cluster // 3),
-                                  metric="euclidean", cluster_selection_method="eom", prediction_data=True),
+                                  metric="euclidean", cluster_selection_method="leaf", prediction_data=True),  # leaf: finer, readable topics
             # min_df counts topics, not documents (c-TF-IDF joins each topic's documents)
             vectorizer_model=CountVectorizer(tokenizer=topic_tokens, token_pattern=None, lowercase=False),
-            top_n_words=10, calculate_probabilities=False, nr_topics="auto")  # auto: merge near-duplicate topics
+            top_n_words=10, calculate_probabilities=False)
 
     @classmethod
     def fit(cls, texts: list[str], seed: int = 42, backend=None) -> tuple["TopicModel", list[int], np.ndarray]:

@@ -22,6 +22,7 @@ LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 # Sentence ends; a '.' only when followed by space/end (keeps 3.5mm and e.g. www.x.com whole).
 SENTENCE_END = re.compile(r"[。！？!?；;\n]+|\.(?=\s|$)|…+")
 CLAUSE_BREAK = re.compile(r"[，,、:：]+")
+NEVER = re.compile(r"(?!)")  # matches nothing: a sentence as one span
 CONTRAST = re.compile(r"但是|不过|可是|然而|就是|只是|\bbut\b|\bhowever\b|\balthough\b|\bthough\b", re.I)
 
 
@@ -66,10 +67,22 @@ def detect_lang(text: str) -> str:
 class Document:
     norm: Normalized
     lang: str
-    sentences: list[Span]
-    clauses: list[Span]
     id: str | None = None
     meta: dict = field(default_factory=dict)
+
+    @cached_property
+    def _segments(self) -> tuple[list[Span], list[Span]]:
+        return segment(self.norm)
+
+    @property
+    def sentences(self) -> list[Span]:
+        """Sentences with offsets into the display text (computed on first use: fast scoring needs none)."""
+        return self._segments[0]
+
+    @property
+    def clauses(self) -> list[Span]:
+        """Clauses: sentences split further at commas and before contrast markers (但是, but, ...)."""
+        return self._segments[1]
 
     @property
     def display(self) -> str:
@@ -137,14 +150,20 @@ def build_document(raw, id: str | None = None) -> Document:
     norm = normalize(raw)
     if not norm.text or not any(ch.isalnum() or not ch.isascii() for ch in norm.text):
         raise EmptyTextError("text is empty after normalisation (only markup, punctuation or control characters)")
+    return Document(norm, detect_lang(norm.text), id=id)
+
+
+def segment(norm: Normalized) -> tuple[list[Span], list[Span]]:
+    """Sentences and clauses of normalised text, with offsets into its display text."""
     sentences, clauses = [], []
+    clause_break = re.compile(CLAUSE_BREAK.pattern + "|" + SENTENCE_END.pattern)
     for a, b in _pairs(SENTENCE_END, norm.text):
-        sent = _spans(norm, a, b, re.compile(r"$^"), contrast_split=False)
+        sent = _spans(norm, a, b, NEVER, contrast_split=False)
         if not sent:
             continue
         sentences.append(Span(norm.text[a:b].strip(), sent[0].start, sent[-1].end, detect_lang(norm.text[a:b])))
-        clauses += _spans(norm, a, b, re.compile(CLAUSE_BREAK.pattern + "|" + SENTENCE_END.pattern), contrast_split=True)
+        clauses += _spans(norm, a, b, clause_break, contrast_split=True)
     if not sentences:  # e.g. emoji only: one sentence, one clause covering everything
         whole = Span(norm.text, *norm.to_display(0, len(norm.text)), detect_lang(norm.text))
         sentences, clauses = [whole], [whole]
-    return Document(norm, detect_lang(norm.text), sentences, clauses, id=id)
+    return sentences, clauses
