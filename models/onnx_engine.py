@@ -17,6 +17,26 @@ from pathlib import Path
 import numpy as np
 
 
+def padded_batches(seqs: list[list[int]], pad_id: int, budget: int, max_rows: int):
+    """Yield (indices, ids, mask): sequences sorted by length, padded, batched by a token budget.
+
+    A budget rather than a row count: on 2 cores ~1–2k tokens per batch measured fastest (cache-sized);
+    8k tokens was half as fast.
+    """
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    b = 0
+    while b < len(order):
+        longest = len(seqs[order[min(len(order) - 1, b + 7)]])
+        chunk = order[b:b + max(1, min(max_rows, budget // max(longest, 1)))]
+        n = max(len(seqs[i]) for i in chunk)
+        ids = np.full((len(chunk), n), pad_id, dtype=np.int64)
+        mask = np.zeros((len(chunk), n), dtype=np.int64)
+        for r, i in enumerate(chunk):
+            ids[r, :len(seqs[i])] = seqs[i]; mask[r, :len(seqs[i])] = 1
+        yield chunk, ids, mask
+        b += len(chunk)
+
+
 def fingerprint(model_dir: Path) -> str:
     h = hashlib.sha256()
     for f in sorted(Path(model_dir).rglob("*.safetensors")) + sorted(Path(model_dir).glob("*.json")):
@@ -127,18 +147,7 @@ class BaseEmbedder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         seqs = self.tokenizer(["query: " + t for t in texts], truncation=True, max_length=self.max_len)["input_ids"]
-        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         out = np.zeros((len(seqs), self.dim), np.float32)
-        pad = self.tokenizer.pad_token_id
-        b = 0
-        while b < len(order):
-            size = max(1, min(256, self.batch_tokens // len(seqs[order[min(len(order) - 1, b + 7)]])))
-            chunk = order[b:b + size]
-            n = max(len(seqs[i]) for i in chunk)
-            ids = np.full((len(chunk), n), pad, dtype=np.int64)
-            mask = np.zeros((len(chunk), n), dtype=np.int64)
-            for r, i in enumerate(chunk):
-                ids[r, :len(seqs[i])] = seqs[i]; mask[r, :len(seqs[i])] = 1
+        for chunk, ids, mask in padded_batches(seqs, self.tokenizer.pad_token_id, self.batch_tokens, 256):
             out[chunk] = self.net(ids, mask)
-            b += size
         return out
