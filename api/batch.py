@@ -25,7 +25,6 @@ from models.analyzer import Analyzer
 from models.schema import Analysis
 from nlp.files import BadRow, InputError, iter_rows
 
-ADDED = ["lang", "sentiment_label", "sentiment_score", "sentiment_confidence", "aspects"]
 CHUNK = 256
 
 

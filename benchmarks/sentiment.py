@@ -11,7 +11,6 @@ training split) are the baselines. The shared sets are for measuring only.
 """
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile

@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 VOC = str(Path(sys.executable).parent / "voc")
 ADDED = ["lang", "sentiment_label", "sentiment_score", "sentiment_confidence", "aspects"]

@@ -1,7 +1,6 @@
 """Training pipeline, model files and the scorer on a tiny model (seconds, no real weights)."""
 import random
 
-import numpy as np
 import pytest
 import torch
 
