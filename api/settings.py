@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 def _list(value: str | None) -> list[str]:
@@ -25,7 +25,6 @@ class Settings:
     debug_log_text: bool = False  # VOC_DEBUG_LOG_TEXT=1 lets review text into logs (it holds personal data)
     store: bool = True  # VOC_STORE=0: do not keep analysed items (then /v1/stats has nothing to count)
     db_url: str | None = None  # VOC_DB_URL; default sqlite:///$VOC_HOME/voc.db
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

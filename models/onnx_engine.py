@@ -97,25 +97,21 @@ def onnx_net(build_net, model_dir: Path, threads: int) -> OnnxNet:
     return OnnxNet(path, threads)
 
 
-class _MeanPooled:
-    """Factory for a torch module: encoder → mean over real tokens → L2 normalisation (e5's sentence embedding)."""
+def mean_pooled(encoder):
+    """A torch module: encoder → mean over real tokens → L2 normalisation (e5's sentence embedding)."""
+    import torch
 
-    @staticmethod
-    def build(encoder):
-        import torch
+    class MeanPooled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = encoder
 
-        class MeanPooled(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.encoder = encoder
+        def forward(self, input_ids, attention_mask):
+            h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            m = attention_mask.unsqueeze(-1).to(h.dtype)
+            return torch.nn.functional.normalize((h * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
 
-            def forward(self, input_ids, attention_mask):
-                h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-                m = attention_mask.unsqueeze(-1).to(h.dtype)
-                v = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
-                return torch.nn.functional.normalize(v, dim=-1)
-
-        return MeanPooled()
+    return MeanPooled()
 
 
 class BaseEmbedder:
@@ -138,7 +134,7 @@ class BaseEmbedder:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
             hf_logging.set_verbosity_error()
-            export(_MeanPooled.build(BertModel.from_pretrained(base, add_pooling_layer=False)), path, output="embedding")
+            export(mean_pooled(BertModel.from_pretrained(base, add_pooling_layer=False)), path, output="embedding")
         self.net = OnnxNet(path, threads or os.cpu_count() or 1)
         self.batch_tokens, self.max_len = batch_tokens, max_len
         self.dim = 384

@@ -63,7 +63,6 @@ def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict
     from models.encoder import ensure_base_model
 
     set_seeds(seed)
-    torch.set_num_threads(torch.get_num_threads())
     base = ensure_base_model()
     tok = AutoTokenizer.from_pretrained(base)
     net, meta = load_net(model_dir, base)
