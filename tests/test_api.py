@@ -53,7 +53,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("api-secured")
-    proc, base, _ = _start({"VOC_HOME": str(tmp / "home"), "VOC_API_KEYS": KEY, "VOC_MODE": "fast"}, tmp)
+    proc, base, _ = _start({"VOC_HOME": str(tmp / "home"), "VOC_API_KEYS": KEY, "VOC_MODE": "fast", "VOC_ASPECTS": "0"}, tmp)
     yield base
     proc.terminate()
     proc.wait(10)
@@ -184,8 +184,9 @@ def test_api_keys(secured):
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
     r = httpx.post(secured + "/v1/analyze", json={"text": "好"}, headers={"Authorization": "Bearer wrong"})
     assert r.status_code == 403
-    r = httpx.post(secured + "/v1/analyze", json={"text": "质量很好"}, headers={"Authorization": f"Bearer {KEY}"})
+    r = httpx.post(secured + "/v1/analyze", json={"text": "物流很快，质量很好"}, headers={"Authorization": f"Bearer {KEY}"})
     assert r.status_code == 200 and r.json()["results"][0]["model"].endswith("+fast")
+    assert r.json()["results"][0]["aspects"] == []  # VOC_ASPECTS=0: sentiment only
     assert httpx.get(secured + "/healthz").status_code == 200  # liveness needs no key
 
 

@@ -1,4 +1,5 @@
 """`voc score` on real files: GBK CSV with a broken line and an empty text, XLSX, JSONL, Parquet, stdin."""
+import csv
 import json
 import subprocess
 import sys
@@ -93,3 +94,22 @@ def test_topics_command_bad_input(tmp_path):
     r = voc("topics", src, "--mode", "fast")
     assert r.returncode == 2 and "at least 20 distinct texts" in r.stderr
     assert voc("topics", tmp_path / "missing.csv").returncode == 2
+
+
+def test_csv_fields_with_newlines_and_commas_stay_one_row(tmp_path):
+    src = tmp_path / "amazon.csv"
+    rows = [("r1", "Great book.\n\nThe ending, however, is rushed, and the middle drags.", "positive"),
+            ("r2", "Two lines,\nwith commas, everywhere", "negative"), ("r3", "短评，很好", "positive")]
+    with open(src, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text", "label"])
+        w.writerows(rows)
+    with open(src, "a", encoding="utf-8", newline="") as f:
+        f.write('r4,"a quote that never closes,negative\nr5,still a good row,positive\n')
+    out = tmp_path / "scored.jsonl"
+    r = voc("score", src, "-o", out, "--id-col", "id", "-q", "--no-aspects")
+    assert r.returncode == 0, r.stderr
+    got = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
+    assert [g["id"] for g in got] == ["r1", "r2", "r3", "r5"]
+    assert got[0]["text"] == rows[0][1] and got[1]["label"] == "negative"
+    assert "scored 4 row(s), failed 1" in r.stderr

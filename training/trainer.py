@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from models.classifier import LABELS, SentimentNet
+from models.encoder import encode_truncated
 from models.metrics import classification_report
 from nlp.normalize import normalize_text
 from training.data import Example
@@ -46,8 +47,7 @@ def set_seeds(seed: int) -> None:
 
 
 def encode(tokenizer, texts: list[str], prefix: str, max_len: int) -> list[list[int]]:
-    return tokenizer([prefix + normalize_text(t) for t in texts], truncation=True, max_length=max_len,
-                     add_special_tokens=True)["input_ids"]
+    return encode_truncated(tokenizer, [prefix + normalize_text(t) for t in texts], max_len)
 
 
 def pad_batch(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
