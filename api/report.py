@@ -132,6 +132,10 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
     return data
 
 
+# neither green nor red: those mean positive/negative everywhere else in the report
+ASPECT_PALETTE = ["#4c78a8", "#f58518", "#72b7b2", "#b279a2", "#9d755d", "#bab0ac"]
+
+
 def _figures(data: dict) -> list[tuple[str, str, dict | None, str]]:
     """(section id, title, plotly figure dict or None, extra HTML) per section."""
     out = []
@@ -169,7 +173,8 @@ def _figures(data: dict) -> list[tuple[str, str, dict | None, str]]:
             "data": [{"type": "scatter", "mode": "lines+markers", "name": "mean score", "x": x, "y": [p["mean_score"] for p in pts]},
                      {"type": "scatter", "mode": "lines+markers", "name": "negative share", "x": x,
                       "y": [p["negative_share"] for p in pts]}] +
-                    [{"type": "bar", "name": name, "yaxis": "y2", "x": x, "y": y} for name, y in bars],
+                    [{"type": "bar", "name": name, "yaxis": "y2", "x": x, "y": y, "marker": {"color": colour}}
+                     for (name, y), colour in zip(bars, ASPECT_PALETTE)],
             "layout": {"height": 520, "barmode": "stack",
                        "yaxis": {"domain": [0.5, 1], "range": [-1, 1], "title": "score / share"},
                        "yaxis2": {"domain": [0, 0.4], "title": "negative mentions", "anchor": "x"}}}, ""))
