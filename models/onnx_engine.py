@@ -92,10 +92,11 @@ def export(net, path: Path, output: str = "logits") -> None:
 def release_free_memory() -> None:
     """Hand freed heap back to the OS (glibc keeps it otherwise; measured: 1.7 → 1.3 GB after loading)."""
     import ctypes
-    import ctypes.util
 
     try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        # the process's own symbols, not ctypes.util.find_library: that forks a subprocess, and after a
+        # fork HF tokenizers switch off their parallelism for good
+        ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to do
         pass
 
