@@ -36,7 +36,7 @@ class TrainingJobs:
         self._lock = threading.Lock()
         self._procs: dict[str, subprocess.Popen] = {}
         for job in self.list():  # a server restart ends its children
-            if job["status"] in ("running", "queued"):
+            if job["status"] in ("running", "cancelling"):
                 self._update(job["id"], status="interrupted", finished=time.time())
 
     def _job_file(self, job_id: str) -> Path:

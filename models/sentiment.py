@@ -55,17 +55,21 @@ class SentimentScorer:
 
         base = ensure_base_model()
         threads = threads or os.cpu_count() or 1
+
+        def torch_net():  # torch (~200 MB) is only imported here
+            from models.classifier import load_net
+
+            return load_net(model_dir, base)
+
         if engine == "onnx":
             from models.onnx_engine import onnx_net
             from models.paths import read_meta
 
-            # torch (~200 MB) is only imported, and the torch network built, when the graph is not cached yet
-            net = onnx_net(lambda: _load_torch_net(model_dir, base), model_dir, threads)
+            # the torch network is only built when the graph is not cached yet
+            net = onnx_net(lambda: torch_net()[0], model_dir, threads)
             meta = read_meta(model_dir)
         elif engine == "torch":
-            from models.classifier import load_net
-
-            net, meta = load_net(model_dir, base)
+            net, meta = torch_net()
         else:
             raise ValueError(f"unknown engine {engine!r}; use onnx or torch")
         return cls(net, load_tokenizer(model_dir, base), meta, threads)
@@ -143,8 +147,3 @@ class SentimentScorer:
         windows = [Window(i, ids[:room]) for i, ids in enumerate(enc)]
         return self.postprocess(len(texts), windows, self.forward(windows))
 
-
-def _load_torch_net(model_dir: Path, base: Path):
-    from models.classifier import load_net
-
-    return load_net(model_dir, base)[0]

@@ -61,13 +61,11 @@ def token_vectors(encoder, ids: np.ndarray, bos: int, eos: int, pad: int, batch:
 def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict:
     from safetensors.numpy import save_file
     from sklearn.decomposition import PCA
-    from transformers import AutoTokenizer
-
-    from models.encoder import ensure_base_model
+    from models.encoder import ensure_base_model, tokenizer_at
 
     set_seeds(seed)
     base = ensure_base_model()
-    tok = AutoTokenizer.from_pretrained(base)
+    tok = tokenizer_at(base)
     net, meta = load_net(model_dir, base)
     texts = transfer_corpus()
     log(f"teacher labels {len(texts)} texts")
