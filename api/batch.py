@@ -155,10 +155,17 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
             "reasons": summary.reasons, "out_bytes": writer.tell(), "err_bytes": errors.tell()}))
         os.replace(tmp, path)  # atomic: a kill never leaves half a checkpoint
 
+    pending: list[tuple[int, str]] = []  # this chunk's failures, written in row order when it is flushed
+
     def fail(row_no: int, code: str, message: str, raw=None):
         summary.failed += 1
         summary.reasons[code] = summary.reasons.get(code, 0) + 1
-        errors.write(json.dumps({"row": row_no, "code": code, "reason": message, "raw": raw}, ensure_ascii=False, default=str) + "\n")
+        pending.append((row_no, json.dumps({"row": row_no, "code": code, "reason": message, "raw": raw},
+                                           ensure_ascii=False, default=str)))
+
+    def write_errors():
+        errors.writelines(line + "\n" for _, line in sorted(pending, key=lambda p: p[0]))
+        pending.clear()
 
     def flush(batch: list[tuple[int, dict]]):
         items = [(str(r.get(id_col)) if id_col and r.get(id_col) is not None else str(n - 1), r.get(text_col))
@@ -172,6 +179,7 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
         if good:
             writer.write(good)
         summary.scored += len(good)
+        write_errors()
         bar.update(len(batch))
         checkpoint(batch[-1][0])
         release_free_memory()  # every chunk has other tensor shapes; keeps peak RSS flat over a long file
@@ -195,6 +203,7 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
                 flush(batch); batch = []
         if batch:
             flush(batch)
+        write_errors()  # bad rows after the last scored one
     finally:
         bar.close()
         writer.close()

@@ -99,6 +99,18 @@ def start_server(mode, aspects):
     sys.exit("server did not become ready")
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) of this process, or of `pid` (read from /proc; 0 where unavailable)."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", default="accurate")
@@ -115,11 +127,16 @@ def main():
     try:
         asyncio.run(drive(url, texts, 4, 1, 3))  # warm-up
         for clients, batch in ((1, 1), (8, 1), (32, 1), (1, 32), (8, 32)):
+            cpu = cpu_seconds(None), cpu_seconds(proc.pid if proc else None)
             lat, elapsed = asyncio.run(drive(url, texts, clients, batch, args.seconds))
+            client_cores = (cpu_seconds(None) - cpu[0]) / elapsed
+            server_cores = (cpu_seconds(proc.pid) - cpu[1]) / elapsed if proc else float("nan")
             rps = len(lat) / elapsed
+            # the load generator shares the machine's cores with the server: its CPU use is printed too
             print(f"{clients:3d} client(s) × {batch:2d} item(s): p50 {pct(lat, .5):7.1f} ms  p95 {pct(lat, .95):7.1f} ms  "
                   f"p99 {pct(lat, .99):7.1f} ms  {rps:7.1f} req/s  {rps * batch:7.1f} reviews/s "
-                  f"({rps * batch / offline:.0%} of offline)", flush=True)
+                  f"({rps * batch / offline:.0%} of offline); CPU cores busy: server {server_cores:.2f}, "
+                  f"load generator {client_cores:.2f}", flush=True)
     finally:
         if proc:
             proc.terminate()

@@ -4,6 +4,10 @@
 
 Rows are generated from team-written review fragments (zh, en, mixed), so nothing
 external is needed. Peak RSS is the child process's maximum resident set size.
+
+The fragments repeat, as short clauses (物流很快, 好评) do in real exports, and the analyzer
+embeds each distinct clause of a chunk once. `--distinct` numbers every clause (物流很快3817)
+so that no clause repeats: the worst case for that saving.
 """
 import argparse
 import csv
@@ -21,13 +25,14 @@ HEADS = ["物流很快", "快递太慢了", "质量很好", "用了两天就坏�
 TAILS = ["，下次还会买", "，很失望", "，一般般吧", "。", "！", "，推荐", ", would not buy again", ", love it"]
 
 
-def generate(path: Path, n: int, seed: int = 0):
+def generate(path: Path, n: int, seed: int = 0, distinct: bool = False):
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(["id", "date", "shop", "rating", "text"])
         for i in range(n):
-            text = rng.choice(HEADS) + rng.choice(["，", ", "]) + rng.choice(HEADS) + rng.choice(TAILS)
+            mark = (lambda k: str(2 * i + k)) if distinct else (lambda k: "")
+            text = rng.choice(HEADS) + mark(0) + rng.choice(["，", ", "]) + rng.choice(HEADS) + mark(1) + rng.choice(TAILS)
             w.writerow([i, f"2026-10-{1 + i % 28:02d}", f"shop{i % 7}", rng.randint(1, 5), text])
 
 
@@ -47,15 +52,16 @@ def main():
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--accurate-rows", type=int, help="rows for accurate mode (default: --rows)")
     ap.add_argument("--modes", default="fast,accurate")
+    ap.add_argument("--distinct", action="store_true", help="no clause repeats (see above)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for mode in args.modes.split(","):
             n = args.accurate_rows if mode == "accurate" and args.accurate_rows else args.rows
             src, out = Path(tmp) / f"in{n}.csv", Path(tmp) / f"out-{mode}.csv"
             if not src.exists():
-                generate(src, n)
+                generate(src, n, distinct=args.distinct)
             seconds, peak = run(src, out, mode)
-            print(f"{mode:>9}: {n} rows in {seconds:.1f}s = {n / seconds:,.0f} rows/s end to end, "
+            print(f"{mode:>9}{' (distinct clauses)' if args.distinct else ''}: {n} rows in {seconds:.1f}s = {n / seconds:,.0f} rows/s end to end, "
                   f"peak RSS (max over child runs so far) {peak:,.0f} MB", flush=True)
 
 

@@ -122,3 +122,49 @@ def test_missing_columns_are_named(tmp_path):
 def test_split_is_stratified():
     train, dev = split(synthetic(300), 0.1, seed=1)
     assert {e.label for e in dev} == set(LABELS) and len(train) + len(dev) == 300
+
+
+def test_onnx_graphs_share_one_embedding_table_and_stale_graphs_go(tmp_path):
+    import copy
+
+    import torch
+
+    from models.onnx_engine import GRAPH_VERSION, OnnxNet, export, remove_stale, table_path
+
+    first = tiny_net(seed=1).eval()
+    second = copy.deepcopy(first)  # a retrained version: same frozen word embeddings, other layers
+    with torch.no_grad():
+        second.head.out.weight.add_(0.5)
+    (tmp_path / "old-g2.onnx").write_bytes(b"x")
+    (tmp_path / "old-g2.emb.npy").write_bytes(b"x")
+    for name, net in (("a", first), ("b", second)):
+        export(net, tmp_path / f"{name}-g{GRAPH_VERSION}.onnx")
+    assert {p.name for p in remove_stale(tmp_path)} == {"old-g2.onnx", "old-g2.emb.npy"}  # the table is in use
+    assert not list(tmp_path.glob("old-*"))
+    tables = list(tmp_path.glob("table-*.npy"))
+    assert len(tables) == 1 and table_path(tmp_path / f"b-g{GRAPH_VERSION}.onnx") == tables[0]
+    ids = torch.tensor([[0, 5, 6, 7, 2], [0, 8, 2, 1, 1]])
+    mask = (ids != 1).long()
+    for name, net in (("a", first), ("b", second)):
+        with torch.inference_mode():
+            want = net(ids, mask).numpy()
+        got = OnnxNet(tmp_path / f"{name}-g{GRAPH_VERSION}.onnx", threads=1)(ids.numpy(), mask.numpy())
+        assert abs(got - want).max() < 1e-4
+
+
+def test_padded_batches_cover_every_row_once_and_do_not_pad_short_rows_to_long_ones():
+    from models.onnx_engine import padded_batches
+
+    seqs = [[7] * 5, [7] * 100, [7] * 5, [7] * 6, [7] * 5]
+    batches = list(padded_batches(seqs, pad_id=1, budget=1024, max_rows=128))
+    assert [ids.shape for _, ids, _ in batches] == [(4, 6), (1, 100)]  # not 5 × 100 padded tokens
+    seen = sorted(i for chunk, _, _ in batches for i in chunk)
+    assert seen == list(range(len(seqs)))
+    for chunk, ids, mask in batches:
+        for r, i in enumerate(chunk):
+            assert mask[r].sum() == len(seqs[i]) and (ids[r, :len(seqs[i])] == 7).all() and (ids[r, len(seqs[i]):] == 1).all()
+    rng = random.Random(0)
+    many = [[7] * rng.randint(1, 300) for _ in range(500)]
+    batches = list(padded_batches(many, pad_id=1, budget=1024, max_rows=64))
+    assert sorted(i for chunk, _, _ in batches for i in chunk) == list(range(500))
+    assert all(ids.size <= 1024 or len(chunk) == 1 for chunk, ids, _ in batches) and all(len(c) <= 64 for c, _, _ in batches)
