@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # not tqdm.auto: its notebook probe costs 0.1 s of start-up in a terminal
 
 from models.analyzer import Analyzer
 from models.onnx_engine import release_free_memory
