@@ -130,14 +130,10 @@ class AspectModel:
         none = topk(self._owner == -1) if (self._owner == -1).any() else np.full(len(sims), -1.0)
         return per, none
 
-    def assign(self, clause_texts: list[str]) -> list[list[tuple[int, float, float]]]:
-        """For each clause, the (aspect index, similarity, example polarity vote in [-1, 1]) it is about."""
-        unique = list(dict.fromkeys(clause_texts))
-        return self._assign(self.embed(unique) if unique else np.zeros((0, 1)), unique, clause_texts)
-
-    def _assign(self, vecs: np.ndarray, unique: list[str], clause_texts: list[str]) -> list[list[tuple[int, float, float]]]:
-        """`vecs` embeds each distinct text of `unique` once (identical clauses such as 好评 or 物流很快 are
-        common in real exports); the result has one entry per clause of `clause_texts`."""
+    def assign(self, vecs: np.ndarray, unique: list[str], clause_texts: list[str]) -> list[list[tuple[int, float, float]]]:
+        """For each clause of `clause_texts`, the (aspect index, similarity, example polarity vote in [-1, 1])
+        it is about. `vecs` embeds each distinct text of `unique` once (identical clauses such as 好评 or
+        物流很快 are common in real exports)."""
         if not clause_texts:
             return []
         row = {t: k for k, t in enumerate(unique)}
@@ -165,7 +161,7 @@ class AspectModel:
             known = dict(zip(unique, sents))
         else:
             vecs, known = (self.embed(unique) if unique else None), {}
-        assigned = self._assign(vecs, unique, texts)
+        assigned = self.assign(vecs, unique, texts)
         hits = [(k, a) for k, a in enumerate(assigned) if a]
         for k, _ in hits:
             if doc_sentiments is not None and clauses[k][1].text.strip() == docs[clauses[k][0]].text.strip():

@@ -85,9 +85,6 @@ class FastScorer:
         """Mean token vector per text."""
         return self._mean_vectors(self._rows(texts), self.vectors)
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        return self._probs(self.features(texts))
-
     def _probs(self, features: np.ndarray) -> np.ndarray:
         logits = features @ self.coef.T + self.intercept
         logits -= logits.max(1, keepdims=True)
