@@ -101,19 +101,16 @@ class SentimentScorer:
     # -- forward ---------------------------------------------------------
     def forward(self, windows: list[Window]) -> np.ndarray:
         seqs = [self._input(w.ids) for w in windows]
+        if hasattr(self.net, "pooled"):  # ONNX Runtime: per-token logits averaged per window (packed rows)
+            return self._softmax(self.net.pooled(seqs, self.batch_tokens, 128))
+        import torch
+
+        torch.set_num_threads(self.threads)
         probs = np.zeros((len(seqs), len(self.labels)), dtype=np.float32)
         for chunk, ids, mask in padded_batches(seqs, self.tokenizer.pad_token_id, self.batch_tokens, 128):
-            probs[chunk] = self._softmax(self._logits(ids, mask))
-        return probs
-
-    def _logits(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        if hasattr(self.net, "parameters"):  # a torch module
-            import torch
-
-            torch.set_num_threads(self.threads)
             with torch.inference_mode():
-                return self.net(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
-        return self.net(ids, mask)
+                probs[chunk] = self._softmax(self.net(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy())
+        return probs
 
     @staticmethod
     def _softmax(logits: np.ndarray) -> np.ndarray:

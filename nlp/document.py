@@ -19,6 +19,8 @@ MAX_TEXT_CHARS = 2_000_000  # ~2 MB of Chinese text; larger input is refused, no
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+MODEL_NAME = re.compile(r"\w*\d\w*")  # words with a digit (iPhone15, 3C) are not English
+DIGIT = re.compile(r"\d")
 # Sentence ends; a '.' only when followed by space/end (keeps 3.5mm and e.g. www.x.com whole).
 SENTENCE_END = re.compile(r"[。！？!?；;\n]+|\.(?=\s|$)|…+")
 CLAUSE_BREAK = re.compile(r"[，,、:：]+")
@@ -54,9 +56,9 @@ class Span:
 def detect_lang(text: str) -> str:
     """zh, en or mixed, by the share of Chinese characters and Latin letters (model names excluded)."""
     cjk = len(CJK.findall(text))
-    latin = sum(len(w) for w in LATIN_WORD.findall(re.sub(r"\w*\d\w*", " ", text)))
-    if cjk == 0:
-        return "en" if latin else "zh" if not text.isascii() else "en"
+    if cjk == 0:  # no need to count letters (the digit-word removal below is the slow part on long reviews)
+        return "en" if text.isascii() or LATIN_WORD.search(text) and LATIN_WORD.search(MODEL_NAME.sub(" ", text)) else "zh"
+    latin = sum(len(w) for w in LATIN_WORD.findall(MODEL_NAME.sub(" ", text) if DIGIT.search(text) else text))
     if latin == 0:
         return "zh"
     share = latin / (latin + cjk)

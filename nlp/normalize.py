@@ -20,13 +20,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # Personal data. Masked first, on the raw input, so nothing downstream sees it.
+# Each pattern comes with a cheap test of whether it can match at all: most reviews hold no "@", URL or
+# digit, and skipping those searches halves normalisation time on long English reviews.
 PII_PATTERNS = [
-    ("[EMAIL]", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
-    ("[URL]", re.compile(r"(?:https?://|www\.)[^\s\u3000-\u303f\uff00-\uffef]+", re.I)),
-    ("[ORDER]", re.compile(r"(?:订单号?|訂單號?|单号|order\s*(?:no\.?|number|#|id)?)\s*[:：#]?\s*[A-Za-z0-9-]{6,}", re.I)),
-    ("[PHONE]", re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)|(?<!\d)0\d{2,3}-\d{7,8}(?!\d)")),
-    ("[ORDER]", re.compile(r"(?<![\d.])\d{12,}(?![\d.])")),  # long digit runs are order/tracking numbers
+    ("[EMAIL]", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), lambda t: "@" in t),
+    ("[URL]", re.compile(r"(?:https?://|www\.)[^\s\u3000-\u303f\uff00-\uffef]+", re.I), lambda t: "http" in t.lower() or "www." in t.lower()),
+    # an order id holds a digit: without that lookahead "I placed an order yesterday" lost "order yesterday"
+    ("[ORDER]", re.compile(r"(?:订单号?|訂單號?|单号|\border\s*(?:no\.?|number|#|id)?)\s*(?:is\s+|是)?[:：#]?\s*"
+                           r"(?=[A-Za-z-]*\d)[A-Za-z0-9-]{6,}", re.I), None),
+    ("[PHONE]", re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)|(?<!\d)0\d{2,3}-\d{7,8}(?!\d)"), None),
+    ("[ORDER]", re.compile(r"(?<![\d.])\d{12,}(?![\d.])"), None),  # long digit runs are order/tracking numbers
 ]
+DIGIT = re.compile(r"\d")
 
 HTML_TAG = re.compile(r"<[^<>]{1,200}>")
 HTML_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z]{2,8});")
@@ -97,9 +102,15 @@ def _sub(text: str, offs: list[int], pattern: re.Pattern, repl) -> tuple[str, li
 
 
 def _per_char(text: str, offs: list[int], fn) -> tuple[str, list[int]]:
+    """Apply `fn` to each character. Each distinct character is mapped once; when every one maps to a
+    single character (full-width → half-width, the common case) str.translate does the work and the
+    offsets stay as they are (a Python loop over every character cost 0.3 s per 8,000 reviews)."""
+    table = {ord(c): fn(c) for c in set(text)}
+    if all(len(r) == 1 for r in table.values()):
+        return text.translate(table), offs
     out, new_offs = [], []
     for ch, o in zip(text, offs):
-        r = fn(ch)
+        r = table[ord(ch)]
         out.append(r); new_offs.extend([o] * len(r))
     return "".join(out), new_offs
 
@@ -109,8 +120,12 @@ def _has_cjk(text: str) -> bool:
 
 
 def mask_pii(text: str) -> str:
-    for token, pattern in PII_PATTERNS:
-        text = pattern.sub(token, text)
+    lower = text.lower()
+    if not DIGIT.search(text) and "@" not in text and "www." not in lower and "http" not in lower:
+        return text  # every pattern needs a digit, an "@" or a URL start
+    for token, pattern, possible in PII_PATTERNS:
+        if possible is None or possible(text):
+            text = pattern.sub(token, text)
     return text
 
 

@@ -138,18 +138,44 @@ def test_onnx_graphs_share_one_embedding_table_and_stale_graphs_go(tmp_path):
     (tmp_path / "old-g2.onnx").write_bytes(b"x")
     (tmp_path / "old-g2.emb.npy").write_bytes(b"x")
     for name, net in (("a", first), ("b", second)):
-        export(net, tmp_path / f"{name}-g{GRAPH_VERSION}.onnx")
+        export(net.encoder, tmp_path / f"{name}-g{GRAPH_VERSION}.onnx", token_head=net.head.out)
     assert {p.name for p in remove_stale(tmp_path)} == {"old-g2.onnx", "old-g2.emb.npy"}  # the table is in use
     assert not list(tmp_path.glob("old-*"))
     tables = list(tmp_path.glob("table-*.npy"))
     assert len(tables) == 1 and table_path(tmp_path / f"b-g{GRAPH_VERSION}.onnx") == tables[0]
     ids = torch.tensor([[0, 5, 6, 7, 2], [0, 8, 2, 1, 1]])
     mask = (ids != 1).long()
+    seqs = [[0, 5, 6, 7, 2], [0, 8, 2]]
     for name, net in (("a", first), ("b", second)):
         with torch.inference_mode():
             want = net(ids, mask).numpy()
-        got = OnnxNet(tmp_path / f"{name}-g{GRAPH_VERSION}.onnx", threads=1)(ids.numpy(), mask.numpy())
+        got = OnnxNet(tmp_path / f"{name}-g{GRAPH_VERSION}.onnx", threads=1).pooled(seqs, budget=1024, max_rows=8)
         assert abs(got - want).max() < 1e-4
+
+
+def test_packed_rows_score_each_sequence_as_if_alone(tmp_path):
+    """Several sequences laid end to end in one row (the API's small batches) give the same logits as
+    each sequence run on its own, and the planner packs a small mixed set but pads a large sorted one."""
+    import torch
+
+    from models.onnx_engine import GRAPH_VERSION, OnnxNet, export, plan_calls
+
+    net = tiny_net(seed=3).eval()
+    path = tmp_path / f"n-g{GRAPH_VERSION}.onnx"
+    export(net.encoder, path, token_head=net.head.out)
+    onnx = OnnxNet(path, threads=1)
+    rng = random.Random(0)
+    seqs = [[0] + [rng.randint(5, 60) for _ in range(rng.randint(1, 30))] + [2] for _ in range(9)]
+    plan = plan_calls([len(s) for s in seqs], budget=1024, max_rows=128)
+    assert len(plan) == 1 and any(len(row) > 1 for row in plan[0])  # packed: fewer rows than sequences
+    together = onnx.pooled(seqs, budget=1024, max_rows=128)
+    for s, got in zip(seqs, together):
+        with torch.inference_mode():
+            alone = net(torch.tensor([s]), torch.ones(1, len(s), dtype=torch.long)).numpy()[0]
+        assert abs(got - alone).max() < 1e-4
+    many = plan_calls([30 + k % 3 for k in range(600)], budget=1024, max_rows=128)
+    assert all(len(row) == 1 for call in many for row in call)  # long sorted run: padded rows
+    assert sorted(i for call in many for row in call for i in row) == list(range(600))
 
 
 def test_padded_batches_cover_every_row_once_and_do_not_pad_short_rows_to_long_ones():
