@@ -91,10 +91,6 @@ class FastScorer:
             out[has] = np.add.reduceat(table[flat], starts[has], axis=0) / lengths[has, None]
         return out
 
-    def features(self, texts: list[str]) -> np.ndarray:
-        """Mean token vector per text."""
-        return self._mean_vectors(self._rows(texts), self.vectors)
-
     def _sentiments(self, rows: tuple[np.ndarray, np.ndarray]) -> list[Sentiment]:
         logits = self._mean_vectors(rows, self.token_logits) + self.intercept
         logits -= logits.max(1, keepdims=True)

@@ -6,7 +6,7 @@ Like a transformers `Pipeline` it runs preprocess → forward → postprocess:
   fits the model window (256 tokens) is one window; a longer one is packed
   sentence by sentence into windows (an over-long sentence is cut into token
   chunks), so nothing is ever silently dropped.
-- forward: windows sorted by length, batched by a token budget, run by ONNX Runtime
+- forward: windows batched by a token budget (padded, or packed several to a row), run by ONNX Runtime
   (models/onnx_engine.py) or PyTorch (`engine="torch"`, used for training-time checks).
 - postprocess: a document's probabilities are the token-weighted mean over its
   windows; label = argmax, score = P(pos) − P(neg), confidence = max prob.
