@@ -95,6 +95,9 @@ def plan_calls(lengths: list[int], budget: int, max_rows: int, call_cost: int = 
     lens = np.array([max(lengths[i], 1) for i in order], dtype=np.int64)
     cuts, padded_cost = _padded_cuts(lens, budget, max_rows, call_cost)
     padded = [[[i] for i in order[b:e]] for b, e in cuts]
+    total = int(lens.sum())
+    if total * PACK_PENALTY + -(-total // budget) * call_cost >= padded_cost:
+        return padded  # packing cannot beat it (big sorted batches): skip the first-fit search
     width = max(PACK_WIDTH, int(lens[-1]))
     rows: list[list[int]] = []
     room: list[int] = []
