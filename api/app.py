@@ -109,14 +109,19 @@ class ModelsResponse(BaseModel):
 
 # ------------------------------------------------------------ batching
 class MicroBatcher:
-    """Collects (id, text) jobs for `wait_ms`, scores them in one call on the worker thread."""
+    """Collects (id, text) jobs and scores them in one call on the worker thread.
+
+    Requests that queued while the model ran go together at once. Beyond those it waits, for at most
+    `wait_ms`, until as many requests have come as the last batch served: concurrent clients come back
+    together, but their next requests reach the event loop one by one over ~10 ms, and a fixed 5 ms
+    window split 8 clients into batches of 3 and 5 (measured). A lone client never waits."""
 
     def __init__(self, analyze, executor: ThreadPoolExecutor, wait_ms: float, max_items: int):
         self.analyze, self.executor = analyze, executor
         self.wait, self.max_items = wait_ms / 1000, max_items
         self.queue: asyncio.Queue = asyncio.Queue()
         self.task: asyncio.Task | None = None
-        self.concurrent = False  # did the last batch serve more than one request?
+        self.expected = 1  # requests served by the last batch
 
     def start(self):
         self.task = asyncio.get_running_loop().create_task(self._run())
@@ -134,9 +139,8 @@ class MicroBatcher:
             while n < self.max_items and not self.queue.empty():  # everything that queued while the model ran
                 job = self.queue.get_nowait()
                 jobs.append(job); n += len(job[0])
-            # a lone client is served at once; with concurrent traffic a few ms more gather a fuller batch
-            deadline = loop.time() + (self.wait if self.concurrent else 0.0)
-            while n < self.max_items:
+            deadline = loop.time() + self.wait
+            while n < self.max_items and len(jobs) < self.expected:
                 timeout = deadline - loop.time()
                 if timeout <= 0:
                     break
@@ -145,7 +149,7 @@ class MicroBatcher:
                 except asyncio.TimeoutError:
                     break
                 jobs.append(job); n += len(job[0])
-            self.concurrent = len(jobs) > 1
+            self.expected = len(jobs)
             flat = [it for items, _ in jobs for it in items]
             try:
                 results = await loop.run_in_executor(self.executor, self.analyze, flat)
