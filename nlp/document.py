@@ -23,7 +23,9 @@ MODEL_NAME = re.compile(r"\w*\d\w*")  # words with a digit (iPhone15, 3C) are no
 DIGIT = re.compile(r"\d")
 # Sentence ends; a '.' only when followed by space/end (keeps 3.5mm and e.g. www.x.com whole).
 SENTENCE_END = re.compile(r"[。！？!?；;\n]+|\.(?=\s|$)|…+")
-CLAUSE_BREAK = re.compile(r"[，,、:：]+")
+# English clauses also break at "and" before a new subject ("the room was dirty and the shuttle never came"),
+# not inside "fast and reliable"
+CLAUSE_BREAK = re.compile(r"[，,、:：]+|\s+and\s+(?=(?:the|it|they|we|he|she|i|my|our|their|this|that|there)\b)", re.I)
 NEVER = re.compile(r"(?!)")  # matches nothing: a sentence as one span
 CONTRAST = re.compile(r"但是|不过|可是|然而|就是|只是|\bbut\b|\bhowever\b|\balthough\b|\bthough\b", re.I)
 

@@ -151,3 +151,9 @@ def test_never_raises_untyped_and_offsets_map_back(raw):
         assert d.display[span.start:span.end].strip() == d.display[span.start:span.end]
     for c in d.clauses:
         assert d.display[c.start:c.end], c
+
+
+def test_english_clauses_break_at_and_before_a_new_subject():
+    doc = build_document("The room was dirty and the shuttle never came. Fast and reliable delivery.")
+    assert [c.text for c in doc.clauses] == ["The room was dirty", "the shuttle never came", "Fast and reliable delivery"]
+    assert [doc.display[c.start:c.end] for c in doc.clauses][1] == "the shuttle never came"
