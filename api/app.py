@@ -179,7 +179,9 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
             from models.analyzer import Analyzer
 
             t = time.time()
-            state["analyzer"] = Analyzer.load(settings.model, mode=settings.mode, aspects=settings.aspects)
+            analyzer = Analyzer.load(settings.model, mode=settings.mode, aspects=settings.aspects)
+            analyzer.warm_up()  # /readyz turns true only once the first request will be fast too
+            state["analyzer"] = analyzer
             log.info("model %s loaded in %.1fs", state["analyzer"].model_name, time.time() - t)
         except Exception as e:  # reported by /readyz
             log.exception("model failed to load")

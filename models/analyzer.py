@@ -52,6 +52,11 @@ class Analyzer:
             aspect_model = AspectModel.load(scorer)
         return cls(scorer, aspect_model)
 
+    def warm_up(self) -> None:
+        """One Chinese and one English analysis, so that what loads on first use (tokenizers, ONNX
+        sessions) does not delay the first real request."""
+        self.analyze([("warm-up-zh", "物流很快，质量不错"), ("warm-up-en", "Fast delivery, good quality")])
+
     def analyze(self, items: Iterable[tuple[str, object]]) -> list[Analysis | ItemError]:
         """Analyse (id, text) pairs; a bad text yields an ItemError in its place, never an exception."""
         results: list[Analysis | ItemError | None] = []

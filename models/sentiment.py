@@ -49,8 +49,9 @@ class SentimentScorer:
         self._prefix_len = len(self._prefix_ids)
 
     @classmethod
-    def load(cls, model_dir: Path, threads: int | None = None, engine: str = "onnx") -> "SentimentScorer":
-        """engine: "onnx" (default: ONNX Runtime fp32, fastest exact CPU path) or "torch"."""
+    def load(cls, model_dir: Path, threads: int | None = None, engine: str | None = None) -> "SentimentScorer":
+        """engine: "fp32" (ONNX Runtime, batched, exact), "int8" (ONNX Runtime, int8 matrix products, one
+        text per call) or "torch"; by default `VOC_ENGINE`, else fp32."""
         from models.encoder import ensure_base_model, load_tokenizer
 
         base = ensure_base_model()
@@ -61,17 +62,20 @@ class SentimentScorer:
 
             return load_net(model_dir, base)
 
-        if engine == "onnx":
+        from models.onnx_engine import default_engine
+
+        engine = engine or default_engine()
+        if engine in ("int8", "fp32"):
             from models.onnx_engine import onnx_net
             from models.paths import read_meta
 
             # the torch network is only built when the graph is not cached yet
-            net = onnx_net(lambda: torch_net()[0], model_dir, threads)
+            net = onnx_net(lambda: torch_net()[0], model_dir, threads, int8=engine == "int8")
             meta = read_meta(model_dir)
         elif engine == "torch":
             net, meta = torch_net()
         else:
-            raise ValueError(f"unknown engine {engine!r}; use onnx or torch")
+            raise ValueError(f"unknown engine {engine!r}; use int8, fp32 or torch")
         return cls(net, load_tokenizer(model_dir, base), meta, threads)
 
     # -- preprocess ------------------------------------------------------

@@ -194,3 +194,41 @@ def test_padded_batches_cover_every_row_once_and_do_not_pad_short_rows_to_long_o
     batches = list(padded_batches(many, pad_id=1, budget=1024, max_rows=64))
     assert sorted(i for chunk, _, _ in batches for i in chunk) == list(range(500))
     assert all(ids.size <= 1024 or len(chunk) == 1 for chunk, ids, _ in batches) and all(len(c) <= 64 for c, _, _ in batches)
+
+
+def test_int8_graph_is_close_to_fp32_and_a_sequence_scores_the_same_in_any_company(tmp_path):
+    """The int8 engine quantises activations per call, so it runs each sequence alone: a text's logits do
+    not depend on what it is scored with. The int8 graph is made once, next to the fp32 one, and goes
+    with it when its graph version is stale."""
+    import torch
+
+    from models.onnx_engine import GRAPH_VERSION, OnnxNet, export, remove_stale
+
+    net = tiny_net(seed=4).eval()
+    path = tmp_path / f"n-g{GRAPH_VERSION}.onnx"
+    export(net.encoder, path, token_head=net.head.out)
+    int8 = OnnxNet(path, threads=2, int8=True)
+    assert (tmp_path / f"n-g{GRAPH_VERSION}-int8.onnx").exists()
+    rng = random.Random(1)
+    seqs = [[0] + [rng.randint(5, 60) for _ in range(rng.randint(1, 30))] + [2] for _ in range(12)]
+    together = int8.pooled(seqs, budget=1024, max_rows=128)
+    for k, s in enumerate(seqs):
+        assert (int8.pooled([s], budget=1024, max_rows=128)[0] == together[k]).all()
+        with torch.inference_mode():
+            exact = net(torch.tensor([s]), torch.ones(1, len(s), dtype=torch.long)).numpy()[0]
+        assert abs(together[k] - exact).max() < 0.05 * max(1.0, abs(exact).max())
+    old = tmp_path / "m-g2-int8.onnx"
+    old.write_bytes(b"x")
+    assert old in remove_stale(tmp_path) and (tmp_path / f"n-g{GRAPH_VERSION}-int8.onnx").exists()
+
+
+def test_vader_sentences_are_read_with_their_rating_bands():
+    from collections import Counter
+
+    from training.recipes import vader_snippets
+
+    rated = vader_snippets()
+    counts = Counter(e.label for e in rated)
+    assert counts == {"positive": 8541, "negative": 6935, "neutral": 1207}
+    assert all(e.text.strip() for e in rated)
+    assert len(vader_snippets(0.0, 0.0)) == 3708 + 10605 + 4200  # every sentence, for distillation

