@@ -7,7 +7,8 @@ Like a transformers `Pipeline` it runs preprocess → forward → postprocess:
   sentence by sentence into windows (an over-long sentence is cut into token
   chunks), so nothing is ever silently dropped.
 - forward: windows batched by a token budget (padded, or packed several to a row), run by ONNX Runtime
-  (models/onnx_engine.py) or PyTorch (`engine="torch"`, used for training-time checks).
+  (models/onnx_engine.py; `VOC_ENGINE=int8` runs each window alone on an int8 graph) or PyTorch
+  (`engine="torch"`, used for training-time checks).
 - postprocess: a document's probabilities are the token-weighted mean over its
   windows; label = argmax, score = P(pos) − P(neg), confidence = max prob.
 """

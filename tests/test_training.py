@@ -232,3 +232,16 @@ def test_vader_sentences_are_read_with_their_rating_bands():
     assert counts == {"positive": 8541, "negative": 6935, "neutral": 1207}
     assert all(e.text.strip() for e in rated)
     assert len(vader_snippets(0.0, 0.0)) == 3708 + 10605 + 4200  # every sentence, for distillation
+
+
+def test_model_soup_is_the_mean_of_the_members_weights():
+    import torch
+
+    from training.run import average_weights
+
+    a, b = tiny_net(seed=5), tiny_net(seed=6)
+    want = {k: (v + b.state_dict()[k]) / 2 for k, v in a.state_dict().items() if v.dtype.is_floating_point}
+    average_weights([a, b])
+    for k, v in a.state_dict().items():
+        if k in want:
+            assert torch.allclose(v, want[k])
