@@ -154,7 +154,10 @@ def build_document(raw, id: str | None = None) -> Document:
     norm = normalize(raw)
     if not norm.text or not any(ch.isalnum() or not ch.isascii() for ch in norm.text):
         raise EmptyTextError("text is empty after normalisation (only markup, punctuation or control characters)")
-    return Document(norm, detect_lang(norm.text), id=id)
+    lang = detect_lang(norm.text)
+    if lang == "mixed" and detect_lang(norm.display) == "en":
+        lang = "en"  # the only Chinese is what normalisation put in for emoticons (":)" → 开心)
+    return Document(norm, lang, id=id)
 
 
 def segment(norm: Normalized) -> tuple[list[Span], list[Span]]:

@@ -64,6 +64,16 @@ def test_language(text, lang):
     assert build_document(text).lang == lang
 
 
+@pytest.mark.parametrize("text, lang", [
+    ("Great value :) would buy again", "en"),  # normalisation writes ":)" as 开心 for the model
+    ("The box was crushed :( but the mug survived", "en"),
+    ("Great phone 很好用 :)", "mixed"),
+    ("开心", "zh"),
+])
+def test_emoticons_do_not_make_english_mixed(text, lang):
+    assert build_document(text).lang == lang
+
+
 def test_clauses_split_on_punctuation_and_contrast_with_offsets():
     raw = "物流很快但是衣服有色差，客服也不回消息。"
     d = build_document(raw)
