@@ -16,6 +16,7 @@ English reviews, and a word is a better unit of meaning than its fragments.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[!?]")
 
 def int8_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A vector table as int8 with one fp16 scale per row: half the size of fp16, so the shipped student
-    (two 70k × 128 tables) stays ~19 MB."""
+    (two 70k × 128 tables) stays ~19 MB. (models.classifier.quantize_rows does the same for torch state
+    dicts; fast mode stays torch-free.)"""
     scale = np.maximum(np.abs(table).max(1), 1e-8) / 127
     return np.round(table / scale[:, None]).astype(np.int8), scale.astype(np.float16)
 
@@ -60,16 +62,14 @@ class TextRows:
     """Text → rows of the student's vector table: subword pieces for Chinese and mixed texts,
     whole words for the rest (unknown words are skipped; pruned pieces map to the zero row)."""
 
-    def __init__(self, tokenizer, row_of: np.ndarray, word_rows: dict[str, int] | None, normalize=None):
-        # `tokenizer` may be a function that loads it: an English-only file then never pays the ~0.5 s
-        # of reading the 250k-piece tokenizer.json
-        self._tokenizer, self.row_of, self.word_rows, self.normalize = tokenizer, row_of, word_rows, normalize
+    def __init__(self, load_tokenizer, row_of: np.ndarray, word_rows: dict[str, int] | None, normalize=None):
+        # the tokenizer is loaded on the first text that needs it: an English-only file never pays the
+        # ~0.5 s of reading the 250k-piece tokenizer.json
+        self.load_tokenizer, self.row_of, self.word_rows, self.normalize = load_tokenizer, row_of, word_rows, normalize
 
-    @property
+    @cached_property
     def tokenizer(self):
-        if callable(self._tokenizer) and not hasattr(self._tokenizer, "encode_batch"):
-            self._tokenizer = self._tokenizer()
-        return self._tokenizer
+        return self.load_tokenizer()
 
     def reads_pieces(self, text: str) -> bool:
         """Chinese and mixed texts are read as pieces; a long English review with a stray Chinese word (nlp
@@ -101,7 +101,7 @@ class TextRows:
 
 
 class FastScorer:
-    def __init__(self, tokenizer, vectors: np.ndarray, row_of: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
+    def __init__(self, load_tokenizer, vectors: np.ndarray, row_of: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
                  meta: dict, labels=LABELS, aspect_vectors: np.ndarray | None = None, normalize=None,
                  words: list[str] | None = None):
         self.aspect_vectors = None if aspect_vectors is None else aspect_vectors.astype(np.float32, copy=False)
@@ -109,7 +109,7 @@ class FastScorer:
         first_word = len(vectors) - 1 - len(words or [])
         word_rows = {w: first_word + i for i, w in enumerate(words)} if words else None
         # `normalize` is set when the tokenizer's own normalizer was replaced by this faster equivalent
-        self._rows = TextRows(tokenizer, row_of, word_rows, normalize)
+        self._rows = TextRows(load_tokenizer, row_of, word_rows, normalize)
         self.coef, self.intercept = coef.astype(np.float32), intercept.astype(np.float32)
         # The head is linear, so the mean of token vectors times coef equals the mean of per-token logits:
         # scoring gathers 3 numbers per token instead of a whole vector (8,000 reviews: 0.3 s → 0.02 s).
@@ -142,7 +142,7 @@ class FastScorer:
                 tok.normalizer = None
             return tok
         words = decode_words(t["words"]) if "words" in t else None  # students before words read pieces only
-        return cls(tokenizer if words else tokenizer(), from_int8_rows(t, "vectors"), t["row_of"], t["coef"], t["intercept"],
+        return cls(tokenizer, from_int8_rows(t, "vectors"), t["row_of"], t["coef"], t["intercept"],
                    meta, meta.get("labels", LABELS), from_int8_rows(t, "aspect_vectors"), normalize, words)
 
     def aspect_embed(self, texts: list[str]) -> np.ndarray:

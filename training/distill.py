@@ -106,18 +106,16 @@ def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict
             teacher[k + j] = [sent.probs[lab] for lab in LABELS]
 
     from models.fast import TextRows, encode_words
-    from nlp.document import CJK
     from nlp.normalize import normalize_text
 
     texts = [normalize_text(t) for t in texts]  # what the scorer reads: Document.text
-    bare = tok([t for t in texts if CJK.search(t)] + [t for t in texts if not CJK.search(t)],
-               add_special_tokens=False)["input_ids"]
+    bare = tok(texts, add_special_tokens=False)["input_ids"]
     pieces = np.array(sorted(set(range(TOP_PIECES)) | {i for s in bare for i in s}), dtype=np.int64)
     words = word_vocabulary(texts, tok)
     log(f"vocabulary: {len(pieces)} pieces, {len(words)} words")
     row_of = np.full(len(tok), len(pieces) + len(words), dtype=np.int64)  # unknown pieces → the zero row
     row_of[pieces] = np.arange(len(pieces))
-    to_rows = TextRows(tok._tokenizer, row_of, {w: len(pieces) + i for i, w in enumerate(words)})
+    to_rows = TextRows(lambda: tok._tokenizer, row_of, {w: len(pieces) + i for i, w in enumerate(words)})
     flat, starts = to_rows(texts)
     bags = [torch.from_numpy(b) for b in np.split(flat, starts[1:])]
     n_rows = len(pieces) + len(words)
