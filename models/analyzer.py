@@ -63,7 +63,7 @@ class Analyzer:
         docs, where = [], []
         for item_id, text in items:
             try:
-                doc = build_document(text, id=item_id)
+                doc = build_document(text, id=item_id, spans=self.aspects is not None)
             except TextError as e:
                 results.append(ItemError(id=item_id, error=ErrorInfo(code=e.code, message=str(e))))
                 continue

@@ -137,7 +137,8 @@ def _pairs(cuts_pattern: re.Pattern, text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out if text[a:b].strip()]
 
 
-def build_document(raw, id: str | None = None) -> Document:
+def build_document(raw, id: str | None = None, spans: bool = False) -> Document:
+    """`spans`: the caller will use clauses or evidence spans (see `normalize`)."""
     if raw is None:
         raise EmptyTextError("text is missing (null)")
     if isinstance(raw, bytes):
@@ -151,7 +152,7 @@ def build_document(raw, id: str | None = None) -> Document:
         raise TextTooLongError(f"text has {len(raw):,} characters; the limit is {MAX_TEXT_CHARS:,}")
     if not raw.strip():
         raise EmptyTextError("text is empty")
-    norm = normalize(raw)
+    norm = normalize(raw, offsets=spans)
     if not norm.text or not any(ch.isalnum() or not ch.isascii() for ch in norm.text):
         raise EmptyTextError("text is empty after normalisation (only markup, punctuation or control characters)")
     lang = detect_lang(norm.text)

@@ -182,9 +182,15 @@ def _steps(display: str, track: bool) -> tuple[str, list[int] | None]:
     return stripped, offs
 
 
-def normalize(raw: str) -> Normalized:
+def normalize(raw: str, offsets: bool = False) -> Normalized:
+    """`offsets=True` when the caller will map spans back (aspects, evidence): one tracking pass then,
+    instead of a plain pass now and a tracking pass later."""
     display = mask_pii(clean_unicode(raw))
-    return Normalized(display, _steps(display, track=False)[0])
+    text, offs = _steps(display, track=offsets)
+    norm = Normalized(display, text)
+    if offs is not None:
+        norm.__dict__["offsets"] = tuple(offs) + (len(display),)  # fills the cached property
+    return norm
 
 
 def normalize_text(raw: str) -> str:
