@@ -22,6 +22,7 @@ class Settings:
     max_body_bytes: int = 2 * 1024 * 1024
     batch_wait_ms: float = 15.0  # micro-batching: the longest wait for the clients of the last batch to come back
     batch_max_items: int = 512
+    batches_in_flight: int = 2  # micro-batches scored at once (see api.app.MicroBatcher)
     debug_log_text: bool = False  # VOC_DEBUG_LOG_TEXT=1 lets review text into logs (it holds personal data)
     store: bool = True  # VOC_STORE=0: do not keep analysed items (then /v1/stats has nothing to count)
     db_url: str | None = None  # VOC_DB_URL; default sqlite:///$VOC_HOME/voc.db

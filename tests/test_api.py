@@ -219,3 +219,42 @@ def test_topics_endpoint(server):
     few = httpx.post(base + "/v1/topics", json={"texts": ["快递太慢"] * 30})
     assert few.status_code == 422 and few.json()["error"]["code"] == "topic_input"
     assert httpx.post(base + "/v1/topics", json={"texts": ["a"] * 5001}).status_code == 413
+
+
+def test_micro_batcher_scores_two_batches_at_once_and_answers_each_request_its_own_results():
+    """While one batch is scored the next one starts on the second worker; never more than two run, and no
+    request waits for a window when another batch is already running."""
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.app import MicroBatcher
+
+    lock, running, most, sizes = threading.Lock(), [0], [0], []
+
+    def analyze(items):
+        with lock:
+            running[0] += 1; most[0] = max(most[0], running[0]); sizes.append(len(items))
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return [f"{i}:{t}" for i, t in items]
+
+    async def main():
+        batcher = MicroBatcher(analyze, ThreadPoolExecutor(2), wait_ms=5, max_items=512, concurrency=2)
+        batcher.start()
+
+        async def client(c):
+            answers = []
+            for k in range(6):
+                await asyncio.sleep(0.004 * c)  # requests reach a server spread out, not in lockstep
+                answers.append(await batcher.submit([(f"{c}-{k}", "x")]))
+            return answers
+
+        answers = await asyncio.gather(*(client(c) for c in range(8)))
+        batcher.task.cancel()
+        return answers
+
+    answers = asyncio.run(main())
+    assert answers == [[[f"{c}-{k}:x"] for k in range(6)] for c in range(8)]
+    assert most[0] == 2 and sum(sizes) == 48 and max(sizes) > 1  # overlapped, micro-batched, nothing lost

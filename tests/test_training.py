@@ -173,6 +173,8 @@ def test_packed_rows_score_each_sequence_as_if_alone(tmp_path):
         with torch.inference_mode():
             alone = net(torch.tensor([s]), torch.ones(1, len(s), dtype=torch.long)).numpy()[0]
         assert abs(got - alone).max() < 1e-4
+    # two workers: the one call is split in two, run at once; the same numbers come back in the same order
+    assert abs(OnnxNet(path, threads=2).pooled(seqs, budget=1024, max_rows=128) - together).max() < 1e-5
     many = plan_calls([30 + k % 3 for k in range(600)], budget=1024, max_rows=128)
     assert all(len(row) == 1 for call in many for row in call)  # long sorted run: padded rows
     assert sorted(i for call in many for row in call for i in row) == list(range(600))
