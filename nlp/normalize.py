@@ -32,11 +32,19 @@ PII_PATTERNS = [
                            r"(?=[A-Za-z-]*\d)[A-Za-z0-9-]{6,}", re.I),
      lambda t, low: "order" in low or "单号" in t or "订单" in t or "訂單" in t),
     ("[PHONE]", re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)|(?<!\d)0\d{2,3}-\d{7,8}(?!\d)"),
-     lambda t, low: DIGITS_3.search(t) is not None),
+     lambda t, low: digit_count(t) >= 10),  # a mobile number has 11 digits, a landline 10-12
     ("[ORDER]", re.compile(r"(?<![\d.])\d{12,}(?![\d.])"),  # long digit runs are order/tracking numbers
-     lambda t, low: DIGITS_3.search(t) is not None),
+     lambda t, low: digit_count(t) >= 12),
 ]
-DIGITS_3 = re.compile(r"\d{3}")  # a phone number or long id holds at least three digits in a row
+DIGIT = re.compile(r"\d")
+
+
+def digit_count(text: str) -> int:
+    """How many characters of `text` are digits (\\d). For ASCII text ten str.count passes: a regex
+    search for a digit run (the test before) scanned as slowly as the patterns it guarded, ~0.06 s per
+    3,910 English reviews, and let the phone pattern run on every review that names a year."""
+    return sum(map(text.count, "0123456789")) if text.isascii() else len(DIGIT.findall(text))
+
 
 HTML_TAG = re.compile(r"<[^<>]{1,200}>")
 HTML_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z]{2,8});")
@@ -64,6 +72,9 @@ EMOJI_RE = re.compile("|".join(sorted(map(re.escape, EMOJI_WORDS), key=len, reve
 SCRIPT_BOUNDARY = re.compile(r"(?<=[\u3400-\u9fff])(?=[A-Za-z])|(?<=[A-Za-z])(?=[\u3400-\u9fff])")
 REPEATED_PUNCT = re.compile(r"([!！?？。，,.、~～…;；])\1+")
 WHITESPACE = re.compile(r"\s{2,}|[^\S ]")  # runs and non-space whitespace; single spaces stay as they are (no rebuild)
+# In ASCII text WHITESPACE can only match where there are two spaces or one of these; a one-class search
+# is much faster than the two-branch pattern (~0.08 s per 3,910 English reviews)
+ASCII_NON_SPACE = re.compile(r"[\t\n\r\x0b\x0c\x1c-\x1f]")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -173,7 +184,8 @@ def _steps(display: str, track: bool) -> tuple[str, list[int] | None]:
     text, offs = _sub(text, offs, REPEATED_PUNCT, lambda m: m.group(1))
     if not text.isascii():
         text, offs = _sub(text, offs, SCRIPT_BOUNDARY, " ")
-    text, offs = _sub(text, offs, WHITESPACE, " ")
+    if not text.isascii() or "  " in text or ASCII_NON_SPACE.search(text):
+        text, offs = _sub(text, offs, WHITESPACE, " ")
     # trim, keeping the map in step
     stripped = text.strip()
     if offs is not None:
