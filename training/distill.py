@@ -7,7 +7,9 @@
 3. Static vectors (model2vec): the teacher encoder's mean-pooled output for each
    piece or word alone, PCA-reduced, SIF-weighted by corpus frequency.
 4. A bag-of-vectors + linear student is trained (vectors included) to match the
-   teacher's probabilities (KL divergence), then saved as ``fast.safetensors``.
+   teacher's probabilities (KL divergence), with logits of its own for each pair of
+   neighbouring tokens seen 3+ times (fastText's bigrams: 不+好, "not good"). The epoch
+   is chosen on 5% of the corpus held out; the student is saved as ``fast.safetensors``.
 5. The same recipe on the *base* (not fine-tuned) encoder gives topical static
    vectors that fast mode uses for aspect similarity.
 
@@ -15,6 +17,7 @@ Usage: ``python -m training.distill models/default``
 """
 from __future__ import annotations
 
+import copy
 import sys
 from collections import Counter
 from pathlib import Path
@@ -24,12 +27,13 @@ import torch
 from tqdm.auto import tqdm
 
 from models.classifier import LABELS, load_net
-from models.fast import FAST_FILE, int8_rows
+from models.fast import FAST_FILE, adjacent_pairs, int8_rows
 from training.trainer import set_seeds
 
 TOP_PIECES = 20_000
 WORD_PIECES = 60_000  # whole-word Latin pieces among the encoder's most frequent ones join the word vocabulary
 DIM = 128
+MIN_PAIR_COUNT = 3
 
 
 def transfer_corpus() -> list[str]:
@@ -132,40 +136,67 @@ def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict
 
     aspect_vecs = static(BertModel.from_pretrained(base, add_pooling_layer=False).eval())
 
+    # token pairs seen MIN_PAIR_COUNT times (neither of them an unknown piece) get logits of their own
+    keys, text_of = adjacent_pairs(flat, starts, n_rows + 1)
+    pair_keys, pair_counts = np.unique(keys, return_counts=True)
+    pair_keys = pair_keys[(pair_counts >= MIN_PAIR_COUNT) & (pair_keys // (n_rows + 1) != n_rows)
+                          & (pair_keys % (n_rows + 1) != n_rows)]
+    at = np.minimum(np.searchsorted(pair_keys, keys), max(len(pair_keys) - 1, 0))
+    hit = pair_keys[at] == keys if len(pair_keys) else np.zeros(len(keys), bool)
+    pair_bags = [torch.from_numpy(b) for b in np.split(at[hit], np.searchsorted(text_of[hit], np.arange(1, len(texts))))]
+    log(f"token pairs: {len(pair_keys)} seen {MIN_PAIR_COUNT}+ times")
+    pairs = torch.nn.EmbeddingBag(max(len(pair_keys), 1), len(LABELS), mode="sum")
+    pairs.weight.data.zero_()
+
     emb = torch.nn.EmbeddingBag(n_rows + 1, DIM, mode="mean")  # the last row is the zero row, as in the scorer
     emb.weight.data[:n_rows] = torch.from_numpy(vecs)
     emb.weight.data[n_rows] = 0
     head = torch.nn.Linear(DIM, len(LABELS))
-    opt = torch.optim.Adam([{"params": emb.parameters(), "lr": 2e-3}, {"params": head.parameters(), "lr": 1e-2}])
+    opt = torch.optim.Adam([{"params": emb.parameters(), "lr": 2e-3}, {"params": head.parameters(), "lr": 1e-2},
+                            {"params": pairs.parameters(), "lr": 2e-3}])
+
+    def student(idx):
+        """Logits of texts `idx`: the head on the mean token vector, plus pair logits over the token count."""
+        lengths = [len(bags[i]) for i in idx]
+        offsets = torch.tensor(np.concatenate([[0], np.cumsum(lengths)[:-1]]))
+        pair_offsets = torch.tensor(np.concatenate([[0], np.cumsum([len(pair_bags[i]) for i in idx])[:-1]]))
+        return (head(emb(torch.cat([bags[i] for i in idx]), offsets))
+                + pairs(torch.cat([pair_bags[i] for i in idx]), pair_offsets) / torch.tensor(lengths).clamp(min=1)[:, None])
     target = torch.from_numpy(teacher)
-    order = np.arange(len(bags))
+    # 5% of the transfer corpus is held out to pick the epoch: agreement on unseen texts peaked after 2 epochs
+    # (0.841) and fell to 0.815 after 6 while agreement on the training texts kept rising (measured)
     rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(len(bags))
+    held_out, order = np.sort(shuffled[:len(bags) // 20]), shuffled[len(bags) // 20:]
+    best = (-1.0, 0, None)
     for epoch in range(epochs):
         rng.shuffle(order)
         total_loss = 0.0
         for k in range(0, len(order), 256):
             idx = order[k:k + 256]
-            flat = torch.cat([bags[i] for i in idx])
-            offsets = torch.tensor(np.concatenate([[0], np.cumsum([len(bags[i]) for i in idx])[:-1]]))
-            logp = torch.log_softmax(head(emb(flat, offsets)), -1)
+            logp = torch.log_softmax(student(idx), -1)
             loss = torch.nn.functional.kl_div(logp, target[idx], reduction="batchmean")
             opt.zero_grad(); loss.backward(); opt.step()
             emb.weight.data[n_rows] = 0
             total_loss += loss.item() * len(idx)
-        log(f"epoch {epoch + 1}: KL to teacher {total_loss / len(order):.4f}")
-    with torch.no_grad():
-        flat = torch.cat(bags)
-        offsets = torch.tensor(np.concatenate([[0], np.cumsum([len(b) for b in bags])[:-1]]))
-        agree = float((head(emb(flat, offsets)).argmax(1).numpy() == teacher.argmax(1)).mean())
-    log(f"student agrees with the teacher on {agree:.1%} of the transfer corpus")
+        with torch.no_grad():
+            agree = float((student(held_out).argmax(1).numpy() == teacher[held_out].argmax(1)).mean())
+        log(f"epoch {epoch + 1}: KL to teacher {total_loss / len(order):.4f}, held-out agreement {agree:.4f}")
+        if agree > best[0]:
+            best = (agree, epoch + 1, copy.deepcopy([m.state_dict() for m in (emb, head, pairs)]))
+    for module, state in zip((emb, head, pairs), best[2]):
+        module.load_state_dict(state)
+    log(f"kept epoch {best[1]}: the student agrees with the teacher on {best[0]:.1%} of the held-out texts")
     vectors, vectors_scale = int8_rows(emb.weight.detach().numpy())
     aspect_vectors, aspect_scale = int8_rows(np.vstack([aspect_vecs, np.zeros((1, DIM), np.float32)]))
     save_file({"vectors": vectors, "vectors_scale": vectors_scale,
                "aspect_vectors": aspect_vectors, "aspect_vectors_scale": aspect_scale,
                "row_of": row_of.astype(np.int32), "words": np.frombuffer(encode_words(words), np.uint8),
+               "pair_keys": pair_keys.astype(np.int64), "pair_logits": pairs.weight.detach().numpy()[:len(pair_keys)].astype(np.float16),
                "coef": head.weight.detach().numpy(),
                "intercept": head.bias.detach().numpy()}, str(Path(model_dir) / FAST_FILE))
-    return {"pieces": int(len(pieces)), "words": len(words), "dim": DIM, "teacher_agreement": round(agree, 4), "transfer_texts": len(texts)}
+    return {"pieces": int(len(pieces)), "words": len(words), "dim": DIM, "pairs": int(len(pair_keys)), "epochs": best[1],
+            "held_out_agreement": round(best[0], 4), "transfer_texts": len(texts)}
 
 
 if __name__ == "__main__":
