@@ -183,8 +183,12 @@ class FastScorer:
             base = ensure_base_model()  # first use only: needs transformers; later runs stay torch-free
         normalize = fast_normalizer(base / "tokenizer.json")  # same token ids, half the tokenizer time
 
-        vectors, row_of = from_int8_rows(t, "vectors"), t["row_of"]
-        keep = student_pieces(row_of, zero_row=len(vectors) - 1)
+        vectors = from_int8_rows(t, "vectors")
+        zero_row = len(vectors) - 1
+        # the student's pieces (sorted: piece k has row k); older students stored the whole id → row map
+        pieces = t["pieces"].astype(np.int64) if "pieces" in t else np.flatnonzero(t["row_of"] != zero_row)
+        keep = np.union1d(pieces, [UNK_ID])
+        rows_of_kept = np.where(np.isin(keep, pieces), np.searchsorted(pieces, keep), zero_row)
 
         def tokenizer():
             tok = Tokenizer.from_file(str(pruned_tokenizer(base / "tokenizer.json", keep)))
@@ -193,7 +197,7 @@ class FastScorer:
             return tok
         words = decode_words(t["words"]) if "words" in t else None  # students before words read pieces only
         pairs = (t["pair_keys"], t["pair_logits"].astype(np.float32)) if "pair_keys" in t else None  # not in older students
-        return cls(tokenizer, vectors, row_of[keep], t["coef"], t["intercept"],
+        return cls(tokenizer, vectors, rows_of_kept, t["coef"], t["intercept"],
                    meta, meta.get("labels", LABELS), from_int8_rows(t, "aspect_vectors"), normalize, words, pairs)
 
     def aspect_embed(self, texts: list[str]) -> np.ndarray:

@@ -191,7 +191,7 @@ def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict
     aspect_vectors, aspect_scale = int8_rows(np.vstack([aspect_vecs, np.zeros((1, DIM), np.float32)]))
     save_file({"vectors": vectors, "vectors_scale": vectors_scale,
                "aspect_vectors": aspect_vectors, "aspect_vectors_scale": aspect_scale,
-               "row_of": row_of.astype(np.int32), "words": np.frombuffer(encode_words(words), np.uint8),
+               "pieces": pieces.astype(np.int32), "words": np.frombuffer(encode_words(words), np.uint8),
                "pair_keys": pair_keys.astype(np.int64), "pair_logits": pairs.weight.detach().numpy()[:len(pair_keys)].astype(np.float16),
                "coef": head.weight.detach().numpy(),
                "intercept": head.bias.detach().numpy()}, str(Path(model_dir) / FAST_FILE))
