@@ -110,11 +110,6 @@ def adjacent_pairs(flat: np.ndarray, starts: np.ndarray, n_rows: int) -> tuple[n
     return (flat[:-1] * n_rows + flat[1:])[same], text_of[:-1][same]
 
 
-def student_pieces(row_of: np.ndarray, zero_row: int) -> np.ndarray:
-    """Ids of the pieces the student has vectors for, and the unknown piece (id 3 in XLM-R's vocabulary)."""
-    return np.union1d(np.flatnonzero(row_of != zero_row), [UNK_ID])
-
-
 def pruned_tokenizer(tokenizer_file: Path, keep: np.ndarray) -> Path:
     """The encoder's tokenizer with only the `keep` pieces, written once next to it.
 
