@@ -110,6 +110,14 @@ def adjacent_pairs(flat: np.ndarray, starts: np.ndarray, n_rows: int) -> tuple[n
     return (flat[:-1] * n_rows + flat[1:])[same], text_of[:-1][same]
 
 
+def find_pairs(pair_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each key sits in the sorted `pair_keys`, and whether it is there at all."""
+    if not len(pair_keys):
+        return np.zeros(len(keys), np.int64), np.zeros(len(keys), bool)
+    at = np.minimum(np.searchsorted(pair_keys, keys), len(pair_keys) - 1)
+    return at, pair_keys[at] == keys
+
+
 def pruned_tokenizer(tokenizer_file: Path, keep: np.ndarray) -> Path:
     """The encoder's tokenizer with only the `keep` pieces, written once next to it.
 
@@ -230,10 +238,7 @@ class FastScorer:
         flat, starts = rows
         out = np.zeros((len(starts), len(self.labels)), np.float32)
         keys, text_of = adjacent_pairs(flat, starts, len(self.token_logits))
-        if not len(keys) or not len(self.pair_keys):
-            return out
-        at = np.minimum(np.searchsorted(self.pair_keys, keys), len(self.pair_keys) - 1)
-        hit = self.pair_keys[at] == keys
+        at, hit = find_pairs(self.pair_keys, keys)
         for c in range(out.shape[1]):
             out[:, c] = np.bincount(text_of[hit], weights=self.pair_logits[at[hit], c], minlength=len(starts))
         return out / np.maximum(np.diff(np.append(starts, len(flat))), 1)[:, None]
