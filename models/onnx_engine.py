@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 
@@ -115,14 +116,18 @@ def plan_calls(lengths: list[int], budget: int, max_rows: int, call_cost: int = 
 
 
 def fingerprint(model_dir: Path) -> str:
+    """What the exported graph depends on: the model's weights and settings, not the fast-mode student
+    (a re-distilled student must not cost a re-export)."""
     h = hashlib.sha256()
-    for f in sorted(Path(model_dir).rglob("*.safetensors")) + sorted(Path(model_dir).glob("*.json")):
+    files = sorted(Path(model_dir).rglob("*.safetensors")) + sorted(Path(model_dir).glob("*.json"))
+    for f in (f for f in files if f.name != "fast.safetensors"):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
 GRAPH_VERSION = 4  # 2: word embeddings outside the graph; 3: one shared table file; 4: token outputs over packed rows
+MODEL_GRAPH = re.compile(rf"[0-9a-f]{{16}}-g{GRAPH_VERSION}\.onnx")  # a model version's graph: its fingerprint
 
 
 def table_path(graph: Path) -> Path:
@@ -135,15 +140,26 @@ def _replace_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+# Graphs of this many model versions stay cached, the most recently used: each retrained model or upgrade
+# exports a new ~86 MB graph, and a cache that only grew filled a disk here.
+KEEP_MODEL_GRAPHS = 4
+
+
 def remove_stale(cache: Path) -> list[Path]:
-    """Delete graphs of older GRAPH_VERSIONs and tables no graph names (an upgrade would otherwise leave
-    ~470 MB per old graph behind). Safe while another process reads them: an open or mapped file lives on."""
+    """Delete graphs of older GRAPH_VERSIONs, graphs of model versions beyond the KEEP_MODEL_GRAPHS most
+    recently used (`onnx_net` marks a graph used), and tables no graph names (an upgrade would otherwise
+    leave ~470 MB per old graph behind). Safe while another process reads them: an open or mapped file
+    lives on, and a process that needs a deleted graph again exports it again."""
     def stem(f: Path) -> str:
         return f.name.split(".")[0].removesuffix("-int8")
 
     stale = [f for f in cache.iterdir()
              if f.is_file() and "-g" in f.name and not stem(f).endswith(f"-g{GRAPH_VERSION}")
              and stem(f).rsplit("-g", 1)[-1].isdigit()]
+    models = sorted((f for f in cache.glob(f"*-g{GRAPH_VERSION}.onnx") if MODEL_GRAPH.fullmatch(f.name)),
+                    key=lambda f: f.stat().st_mtime, reverse=True)
+    for graph in models[KEEP_MODEL_GRAPHS:]:
+        stale += [f for f in cache.glob(graph.name.split(".")[0] + "*") if f.suffix in (".onnx", ".table")]
     for f in stale:
         f.unlink(missing_ok=True)
     used = {f.read_text(encoding="utf-8").strip() for f in cache.glob("*.table")}
@@ -356,6 +372,11 @@ def onnx_net(build_net, model_dir: Path, threads: int, int8: bool = False) -> On
         export(net.encoder, path, token_head=net.head.out)
         gc.collect()  # the torch copy is no longer needed
         remove_stale(cache)
+    else:
+        try:
+            os.utime(path)  # used now: remove_stale keeps the most recently used model graphs
+        except OSError:  # a read-only cache
+            pass
     return OnnxNet(path, threads, int8)
 
 

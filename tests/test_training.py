@@ -143,6 +143,7 @@ def test_onnx_graphs_share_one_embedding_table_and_stale_graphs_go(tmp_path):
     assert not list(tmp_path.glob("old-*"))
     tables = list(tmp_path.glob("table-*.npy"))
     assert len(tables) == 1 and table_path(tmp_path / f"b-g{GRAPH_VERSION}.onnx") == tables[0]
+
     ids = torch.tensor([[0, 5, 6, 7, 2], [0, 8, 2, 1, 1]])
     mask = (ids != 1).long()
     seqs = [[0, 5, 6, 7, 2], [0, 8, 2]]
@@ -151,6 +152,24 @@ def test_onnx_graphs_share_one_embedding_table_and_stale_graphs_go(tmp_path):
             want = net(ids, mask).numpy()
         got = OnnxNet(tmp_path / f"{name}-g{GRAPH_VERSION}.onnx", threads=1).pooled(seqs, budget=1024, max_rows=8)
         assert abs(got - want).max() < 1e-4
+
+
+def test_graph_cache_keeps_the_most_recently_used_model_versions(tmp_path):
+    import os
+
+    from models.onnx_engine import GRAPH_VERSION, KEEP_MODEL_GRAPHS, remove_stale
+
+    names = [f"{k:016x}-g{GRAPH_VERSION}" for k in range(KEEP_MODEL_GRAPHS + 2)]
+    for age, name in enumerate(names):  # names[0] was used last
+        for suffix in (".onnx", ".table", "-int8.onnx", "-int8.table"):
+            (tmp_path / (name + suffix)).write_text("table-x.npy" if suffix.endswith("table") else "graph")
+            os.utime(tmp_path / (name + suffix), (1e9 - age * 100, 1e9 - age * 100))
+    (tmp_path / f"e5-base-embed-v1-g{GRAPH_VERSION}.onnx").write_text("graph")  # not a model version
+    os.utime(tmp_path / f"e5-base-embed-v1-g{GRAPH_VERSION}.onnx", (1, 1))
+    removed = {p.name for p in remove_stale(tmp_path)}
+    assert removed == {n + s for n in names[KEEP_MODEL_GRAPHS:] for s in (".onnx", ".table", "-int8.onnx", "-int8.table")}
+    assert {p.name for p in tmp_path.glob("*.onnx")} == ({f"{n}{s}" for n in names[:KEEP_MODEL_GRAPHS] for s in (".onnx", "-int8.onnx")}
+                                                         | {f"e5-base-embed-v1-g{GRAPH_VERSION}.onnx"})
 
 
 def test_packed_rows_score_each_sequence_as_if_alone(tmp_path):
@@ -270,3 +289,27 @@ def test_fast_student_adds_the_logits_of_known_token_pairs_in_order():
     assert [x.score for x in a[1:]] == [x.score for x in b[1:]]  # reversed order, or a single word: no pair
     keys, text_of = adjacent_pairs(np.array([0, 1, 0, 1]), np.array([0, 2]), n)
     assert keys.tolist() == [1, 1] and text_of.tolist() == [0, 1]  # no pair across the two texts
+
+
+def test_distillation_augments_the_corpus_with_its_clauses_and_mixes_of_its_sentences():
+    import numpy as np
+
+    from training.distill import augmented
+
+    corpus = ["物流很快，但是质量很差", "包装完好，客服态度好", "非常满意", "The battery died after a week.",
+              "Great screen and the price is fair.", "love", "Shipping was slow but support was helpful."]
+    out = augmented(corpus, np.random.default_rng(0), clauses=100, mixes={"zh": 5, "en": 7})
+    clauses, mixes = out[:-12], out[-12:]
+    assert {"物流很快", "但是质量很差", "包装完好", "客服态度好", "Shipping was slow"} <= set(clauses)
+    assert not set(clauses) & set(corpus)  # nothing the corpus already holds
+    def joined(text, parts, sep):  # how many of `parts` (repeats allowed) joined by `sep` make `text`, or 0
+        if text in parts:
+            return 1
+        return max((1 + joined(text[len(p) + len(sep):], parts, sep) for p in parts
+                    if text.startswith(p + sep) and joined(text[len(p) + len(sep):], parts, sep)), default=0)
+
+    assert all(2 <= joined(m, corpus[:3], "，") <= 3 for m in mixes[:5])
+    english = [s for s in corpus[3:] if len(s.split()) >= 4]  # the lexicon word "love" is not a sentence
+    assert all(2 <= joined(m, english, " ") <= 6 for m in mixes[5:])
+    capped = augmented(corpus, np.random.default_rng(0), clauses=2, mixes={"zh": 0, "en": 0})
+    assert len(capped) == 2 and set(capped) <= set(clauses)
