@@ -54,9 +54,11 @@ HTML_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z]{2,8});")
 EMOTICONS = [  # (pattern, word, cheap test on the text and its lower-case copy: see PII_PATTERNS)
     (re.compile(r"\borz\b|\botl\b", re.I), "无奈", lambda t, low: "orz" in low or "otl" in low),
     (re.compile(r"2333+|h{3,}|哈{3,}", re.I), "哈哈", lambda t, low: "233" in t or "hhh" in low or "哈哈哈" in t),
-    (re.compile(r"(?<![\w])(?:[:：]-?\)|\^_\^|\^\^)"), "开心", lambda t, low: ":" in t or "：" in t or "^" in t),
+    # the tests name every literal the pattern can match (":" alone passed a sixth of English reviews)
+    (re.compile(r"(?<![\w])(?:[:：]-?\)|\^_\^|\^\^)"), "开心",
+     lambda t, low: any(e in t for e in (":)", ":-)", "：)", "：-)", "^_^", "^^"))),
     (re.compile(r"(?<![\w])(?:[:：]-?\(|T_T|QAQ|[;；]_[;；])"), "难过",
-     lambda t, low: ":" in t or "：" in t or "_" in t or "QAQ" in t),
+     lambda t, low: any(e in t for e in (":(", ":-(", "：(", "：-(", "T_T", "QAQ")) or ("_" in t and ("_;" in t or "_；" in t))),
     (re.compile(r"\bxswl\b", re.I), "笑死", lambda t, low: "xswl" in low),
     (re.compile(r"\byyds\b", re.I), "非常好", lambda t, low: "yyds" in low),
 ]
@@ -184,6 +186,8 @@ def _steps(display: str, track: bool) -> tuple[str, list[int] | None]:
     text, offs = _sub(text, offs, REPEATED_PUNCT, lambda m: m.group(1))
     if not text.isascii():
         text, offs = _sub(text, offs, SCRIPT_BOUNDARY, " ")
+    if offs is None:  # every whitespace run becomes one space: str.split is ~6× faster than the regex
+        return " ".join(text.split()), None
     if not text.isascii() or "  " in text or ASCII_NON_SPACE.search(text):
         text, offs = _sub(text, offs, WHITESPACE, " ")
     # trim, keeping the map in step

@@ -18,6 +18,10 @@ def test_emoji_and_emoticons_become_sentiment_words():
     assert normalize("质量不错👍").text == "质量不错赞"
     assert "无奈" in normalize("又坏了 orz").text
     assert "哈哈" in normalize("笑死我了23333").text
+    for raw, word in (("nice :-)", "开心"), ("好评！：)", "开心"), ("^_^", "开心"), ("broke :(", "难过"), ("T_T 退货", "难过"),
+                      (";_;", "难过"), ("；_；", "难过"), ("QAQ", "难过")):
+        assert word in normalize(raw).text, raw
+    assert "开心" not in normalize("see note:) and a^b").text  # ":)" right after a word is not a smiley
 
 
 @pytest.mark.parametrize("raw, token", [
