@@ -14,6 +14,13 @@ fi
 stamp=".venv/.voc-installed"
 want="$(cat pyproject.toml | sha256sum | cut -c1-16)-${extras}"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # The environment takes ~2.4 GB (torch alone ~1.5 GB) and the encoder cache ~0.5 GB: say so up front
+  # rather than fail half-way with pip's "No space left on device" (which happened on a full disk).
+  free_kb="$(df -Pk . | awk 'NR==2 {print $4}')"
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt 3500000 ]; then
+    echo "bootstrap: $(( free_kb / 1024 )) MB free on $(df -P . | awk 'NR==2 {print $6}'); installing needs ~3.5 GB" >&2
+    exit 1
+  fi
   .venv/bin/python -m pip install -q --upgrade pip
   # The CPU build of torch, installed first: any other version, or an unpinned torch
   # resolved before it, downloads a multi-GB CUDA build.
