@@ -38,8 +38,8 @@ MIN_PAIR_COUNT = 3
 HELD_OUT = 20  # 1 text in 20 of the corpus picks the epoch
 # Augmented transfer texts (see `augmented`); the teacher labels each one, so their number sets the time
 # (`python -m training.distill`: 14.5 min on 2 cores with these). Measured on the dev sets, one run each: 20k clauses + 6k
-# Chinese + 10k English mixes gave fast zh 0.890 → 0.901 but en 0.776 → 0.767 (that run also drew its word
-# list from the mixes); without English mixes zh 0.903, en 0.777, so there are none.
+# Chinese + 10k English mixes gave fast zh 0.890 → 0.901 but en 0.776 → 0.767 (0.766 in a rerun with the
+# word list from the corpus only); without English mixes zh 0.903, en 0.777, so there are none.
 CLAUSES = 20_000
 MIXES = {"zh": 6_000, "en": 0}
 
