@@ -4,7 +4,8 @@ For every clause of a `Document` (nlp splits on punctuation and contrast markers
 
 1. Aspect assignment is similarity-based. The taxonomy (data/aspects/taxonomy.json)
    gives each aspect a bilingual description and example clauses; clauses are
-   embedded with the project's pretrained encoder (e5, "query: " prefix, ONNX Runtime) and an
+   embedded (without a leading contrast marker: "but the blender works great" is about the blender)
+   with the project's pretrained encoder (e5, "query: " prefix, ONNX Runtime) and an
    aspect's score is the mean of its top-k example similarities. A clause gets the
    aspects that beat both the threshold and the "none" examples (touchpoint words
    with no opinion, small talk) by a margin. Implicit mentions (三天才到,
@@ -33,7 +34,7 @@ from typing import Callable
 import numpy as np
 
 from models.schema import Aspect
-from nlp.document import Document, Span
+from nlp.document import Document, Span, without_contrast_marker
 
 TAXONOMY = Path(__file__).resolve().parent.parent / "data" / "aspects" / "taxonomy.json"
 TOP_K = 2
@@ -158,11 +159,12 @@ class AspectModel:
         clauses: list[tuple[int, Span]] = [(d_i, c) for d_i, d in enumerate(docs) for c in d.clauses]
         texts = [c.text for _, c in clauses]
         unique = list(dict.fromkeys(texts))
+        topics = [without_contrast_marker(t) for t in unique]  # what each clause is about, for similarity
         if self.embed_and_score is not None and unique:  # fast mode: one tokenisation gives both
-            vecs, sents = self.embed_and_score(unique)
-            known = dict(zip(unique, sents))
+            vecs, sents = self.embed_and_score(topics)
+            known = {t: s for t, topic, s in zip(unique, topics, sents) if t == topic}  # a marker's clause is scored whole
         else:
-            vecs, known = (self.embed(unique) if unique else None), {}
+            vecs, known = (self.embed(topics) if unique else None), {}
         assigned = self.assign(vecs, unique, texts)
         hits = [(k, a) for k, a in enumerate(assigned) if a]
         for k, _ in hits:

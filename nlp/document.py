@@ -55,6 +55,15 @@ class Span:
     contrast: bool = False  # begins with a contrast marker (但是, but, ...)
 
 
+def without_contrast_marker(text: str) -> str:
+    """The clause without its leading contrast marker (但是质量很差 → 质量很差, "but it works great" → "it works
+    great"): what the clause is about, for aspect similarity. The marker names no touchpoint but pulls the
+    clause away from the taxonomy's examples, which have none."""
+    m = CONTRAST.match(text)
+    rest = text[m.end():].lstrip(" ,，、:：") if m else text
+    return rest or text
+
+
 def detect_lang(text: str) -> str:
     """zh, en or mixed, by the share of Chinese characters and Latin letters (model names excluded)."""
     cjk = len(CJK.findall(text))

@@ -39,6 +39,9 @@ def test_contrast_gives_two_aspects_with_opposite_polarity(analyzer):
     assert found == {"logistics": "positive", "product_quality": "negative"}
     found = aspects(analyzer, "Shipping was fast, but the quality is terrible")
     assert found.get("logistics") == "positive" and found.get("product_quality") == "negative"
+    # the clause after "but" is matched on what it is about: with the marker it missed product_quality
+    found = aspects(analyzer, "Arrived two days late and the box was crushed, but the blender works great.")
+    assert found == {"logistics": "negative", "packaging": "negative", "product_quality": "positive"}
 
 
 def test_evidence_maps_back_into_traditional_fullwidth_text(analyzer):

@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nlp.document import EmptyTextError, TextError, TextTooLongError, MAX_TEXT_CHARS, build_document, detect_lang
+from nlp.document import EmptyTextError, TextError, TextTooLongError, MAX_TEXT_CHARS, build_document, detect_lang, without_contrast_marker
 from nlp.normalize import normalize
 from nlp.tokenize import content_tokens, tokenize
 
@@ -101,6 +101,8 @@ def test_english_sentences_and_contrast():
     assert "but the battery is weak" in texts
     assert any(c.text.startswith("However") and c.contrast for c in d.clauses)
     assert len(d.sentences) == 2
+    assert [without_contrast_marker(t) for t in ("但是质量很差", "However, support was helpful!", "but", "Butter is fresh")] == \
+        ["质量很差", "support was helpful!", "but", "Butter is fresh"]
 
 
 def test_tokenizer_keeps_model_names_and_negations_whole():
