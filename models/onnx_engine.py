@@ -119,8 +119,10 @@ def fingerprint(model_dir: Path) -> str:
     """What the exported graph depends on: the model's weights and settings, not the fast-mode student
     (a re-distilled student must not cost a re-export)."""
     h = hashlib.sha256()
+    from models.fast import FAST_FILE
+
     files = sorted(Path(model_dir).rglob("*.safetensors")) + sorted(Path(model_dir).glob("*.json"))
-    for f in (f for f in files if f.name != "fast.safetensors"):
+    for f in (f for f in files if f.name != FAST_FILE):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]

@@ -58,7 +58,7 @@ EMOTICONS = [  # (pattern, word, cheap test on the text and its lower-case copy:
     (re.compile(r"(?<![\w])(?:[:：]-?\)|\^_\^|\^\^)"), "开心",
      lambda t, low: any(e in t for e in (":)", ":-)", "：)", "：-)", "^_^", "^^"))),
     (re.compile(r"(?<![\w])(?:[:：]-?\(|T_T|QAQ|[;；]_[;；])"), "难过",
-     lambda t, low: any(e in t for e in (":(", ":-(", "：(", "：-(", "T_T", "QAQ")) or ("_" in t and ("_;" in t or "_；" in t))),
+     lambda t, low: any(e in t for e in (":(", ":-(", "：(", "：-(", "T_T", "QAQ", "_;", "_；"))),
     (re.compile(r"\bxswl\b", re.I), "笑死", lambda t, low: "xswl" in low),
     (re.compile(r"\byyds\b", re.I), "非常好", lambda t, low: "yyds" in low),
 ]

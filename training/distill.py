@@ -125,7 +125,7 @@ def token_vectors(encoder, seqs: list[list[int]], bos: int, eos: int, batch: int
     return out
 
 
-def distill(model_dir: Path, epochs: int = 6, seed: int = 13, augment: bool = True, log=print) -> dict:
+def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict:
     from safetensors.numpy import save_file
     from sklearn.decomposition import PCA
     from models.encoder import ensure_base_model, tokenizer_at
@@ -139,7 +139,7 @@ def distill(model_dir: Path, epochs: int = 6, seed: int = 13, augment: bool = Tr
     rng = np.random.default_rng(seed)
     held_out = np.sort(rng.permutation(len(corpus))[:len(corpus) // HELD_OUT])
     kept = np.setdiff1d(np.arange(len(corpus)), held_out)
-    texts = corpus + (augmented([corpus[i] for i in kept], rng) if augment else [])
+    texts = corpus + augmented([corpus[i] for i in kept], rng)
     order = np.concatenate([kept, np.arange(len(corpus), len(texts))])
     log(f"teacher labels {len(texts)} texts ({len(corpus)} of the corpus, {len(texts) - len(corpus)} made from them)")
     from models.sentiment import SentimentScorer
