@@ -26,6 +26,7 @@ file; nothing is retrained.
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -153,9 +154,11 @@ class AspectModel:
             out[k].append((int(i), float(per[k, i]), vote))
         return [sorted(found, key=lambda t: -t[1]) for found in out]
 
-    def detect(self, docs: list[Document], doc_sentiments: list | None = None) -> list[list[Aspect]]:
+    def detect(self, docs: list[Document], doc_sentiments: list | Future | None = None) -> list[list[Aspect]]:
         """Aspects per document. `doc_sentiments` (the scorer's, same order) saves a model call for
-        documents that are a single clause: the clause's sentiment is then the document's."""
+        documents that are a single clause: the clause's sentiment is then the document's. It may be a
+        Future: the documents' own pass then runs beside the clause embedding pass, and is awaited here only
+        once the clauses are assigned."""
         clauses: list[tuple[int, Span]] = [(d_i, c) for d_i, d in enumerate(docs) for c in d.clauses]
         texts = [c.text for _, c in clauses]
         unique = list(dict.fromkeys(texts))
@@ -167,6 +170,8 @@ class AspectModel:
             vecs, known = (self.embed(topics) if unique else None), {}
         assigned = self.assign(vecs, unique, texts)
         hits = [(k, a) for k, a in enumerate(assigned) if a]
+        if isinstance(doc_sentiments, Future):
+            doc_sentiments = doc_sentiments.result()
         for k, _ in hits:
             if doc_sentiments is not None and clauses[k][1].text.strip() == docs[clauses[k][0]].text.strip():
                 known[texts[k]] = doc_sentiments[clauses[k][0]]  # the clause is the whole document
