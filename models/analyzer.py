@@ -26,8 +26,8 @@ class Analyzer:
         self.scorer = scorer
         self.aspects = aspects  # models.aspects.AspectModel or None
         # with aspects on the encoder, the reviews' sentiment pass runs here beside the clause embedding pass (see
-        # analyze); not in fast mode, whose passes are short numpy work that would only contend for the GIL
-        # (measured: fast English with aspects 712 → 501 rows/s)
+        # analyze); not in fast mode, whose passes are milliseconds of numpy with nothing to overlap (`voc score`
+        # runs in fast mode measured 517–787 rows/s on English either way: machine noise, no gain to keep)
         beside = aspects is not None and aspects.embed_and_score is None
         self._beside = ThreadPoolExecutor(max_workers=4, thread_name_prefix="voc-reviews") if beside else None
 
