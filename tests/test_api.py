@@ -265,3 +265,15 @@ def test_micro_batcher_scores_two_batches_at_once_and_answers_each_request_its_o
     answers = asyncio.run(main())
     assert answers == [[[f"{c}-{k}:x"] for k in range(6)] for c in range(8)]
     assert most[0] == 2 and sum(sizes) == 48 and max(sizes) > 1  # overlapped, micro-batched, nothing lost
+
+
+def test_batches_in_flight_follow_the_mode(monkeypatch):
+    from api.settings import Settings
+
+    assert Settings().batches_in_flight == 1  # accurate with aspects: each batch runs two passes side by side
+    assert Settings(aspects=False).batches_in_flight == 2 and Settings(mode="fast").batches_in_flight == 2
+    monkeypatch.setenv("VOC_BATCHES_IN_FLIGHT", "3")
+    assert Settings.from_env().batches_in_flight == 3
+    monkeypatch.setenv("VOC_BATCHES_IN_FLIGHT", "two")
+    with pytest.raises(ValueError, match="VOC_BATCHES_IN_FLIGHT"):
+        Settings.from_env()
