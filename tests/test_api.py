@@ -277,3 +277,16 @@ def test_batches_in_flight_follow_the_mode(monkeypatch):
     monkeypatch.setenv("VOC_BATCHES_IN_FLIGHT", "two")
     with pytest.raises(ValueError, match="VOC_BATCHES_IN_FLIGHT"):
         Settings.from_env()
+
+
+def test_a_bug_answers_500_with_the_request_id():
+    from starlette.testclient import TestClient
+
+    from api.app import RequestContext
+
+    async def broken(scope, receive, send):
+        raise RuntimeError("a bug")
+
+    r = TestClient(RequestContext(broken, max_body_bytes=1000)).get("/x", headers={"X-Request-ID": "req-7"})
+    assert r.status_code == 500 and r.headers["x-request-id"] == "req-7"
+    assert r.json()["error"]["code"] == "internal_error" and "a bug" not in r.text  # the trace goes to the log only
