@@ -24,7 +24,7 @@ from tqdm import tqdm  # not tqdm.auto: its notebook probe costs 0.1 s of start-
 from models.analyzer import Analyzer
 from models.onnx_engine import release_free_memory
 from models.schema import Analysis
-from nlp.files import BadRow, InputError, iter_rows
+from nlp.files import BadRow, InputError, iter_rows, missing_column
 
 CHUNK = 256
 
@@ -196,7 +196,7 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
             if not checked:
                 missing = [c for c in [text_col, id_col] if c and c not in row]
                 if missing:
-                    raise InputError(f"{input_path}: no column {missing[0]!r}; the columns are: {', '.join(map(str, row))}")
+                    raise missing_column(input_path, missing[0], row, "--text-col" if missing[0] == text_col else "--id-col")
                 checked = True
             batch.append((row_no, row))
             if len(batch) >= CHUNK:

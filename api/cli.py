@@ -148,7 +148,7 @@ def cmd_models(args) -> int:
 
 def _read_texts(path, text_col, id_col=None, extra_cols=()):
     """(ids, texts, extra columns, skipped count) of the usable rows of a file."""
-    from nlp.files import BadRow, InputError, iter_rows
+    from nlp.files import BadRow, iter_rows, missing_column
 
     ids, texts, extra, skipped = [], [], {c: [] for c in extra_cols}, 0
     for row_no, row in iter_rows(path):
@@ -156,7 +156,7 @@ def _read_texts(path, text_col, id_col=None, extra_cols=()):
             skipped += 1
             continue
         if text_col not in row:
-            raise InputError(f"{path}: no column {text_col!r}; the columns are: {', '.join(map(str, row))}")
+            raise missing_column(path, text_col, row, "--text-col")
         text = row.get(text_col)
         if text is None or not str(text).strip():
             skipped += 1

@@ -187,6 +187,12 @@ def read_table(path: str | Path) -> tuple[list[tuple[int, dict]], list[BadRow]]:
     return good, bad
 
 
-def require_column(rows: list[tuple[int, dict]], column: str, path) -> None:
+def missing_column(path, column: str, columns, option: str) -> InputError:
+    """The error for a column the file lacks: it lists the file's columns and the option that names another."""
+    return InputError(f"{path}: no column {column!r}; the columns are: {', '.join(map(str, columns))} "
+                      f"(name the right one with {option})")
+
+
+def require_column(rows: list[tuple[int, dict]], column: str, path, option: str) -> None:
     if rows and column not in rows[0][1]:
-        raise InputError(f"{path}: no column {column!r}; the columns are: {', '.join(map(str, rows[0][1]))}")
+        raise missing_column(path, column, rows[0][1], option)

@@ -39,6 +39,7 @@ def test_missing_text_column_lists_the_columns(tmp_path):
     src.write_text("id,review\n1,好\n", encoding="utf-8")
     r = voc("score", src, "-q")
     assert r.returncode == 2 and "'text'" in r.stderr and "id, review" in r.stderr
+    assert "--text-col" in r.stderr  # what to type next
 
 
 def test_jsonl_keeps_columns_and_structured_aspects(tmp_path):

@@ -117,6 +117,7 @@ def test_missing_columns_are_named(tmp_path):
     with pytest.raises(InputError) as info:
         read_labeled(f)
     assert "review" in str(info.value) and "stars" in str(info.value)
+    assert "--text-col" in str(info.value)
 
 
 def test_split_is_stratified():

@@ -102,8 +102,8 @@ def read_labeled(path, text_col: str = "text", label_col: str = "label") -> Labe
     rows, bad = read_table(path)
     if not rows:
         raise LabelError(f"{path}: no rows")
-    require_column(rows, text_col, path)
-    require_column(rows, label_col, path)
+    require_column(rows, text_col, path, "--text-col")
+    require_column(rows, label_col, path, "--label-col")
     ls = build_labeled_set([(r.get(text_col), r.get(label_col)) for _, r in rows], str(path))
     ls.skipped = [f"row {b.row}: {b.reason}" for b in bad] + ls.skipped
     return ls
