@@ -29,6 +29,7 @@ class Analyzer:
         # analyze); not in fast mode, whose passes are milliseconds of numpy with nothing to overlap (`voc score`
         # runs in fast mode measured 517–787 rows/s on English either way: machine noise, no gain to keep)
         beside = aspects is not None and aspects.embed_and_score is None
+        # a worker per analyze() running at once (the API's batches in flight; threads start only when needed)
         self._beside = ThreadPoolExecutor(max_workers=4, thread_name_prefix="voc-reviews") if beside else None
 
     @property
