@@ -84,23 +84,30 @@ def cmd_eval(args) -> int:
     from models.metrics import classification_report
     from models.schema import ItemError
     from nlp.files import InputError
-    from training.data import read_labeled
+    from training.data import log_skipped, read_labeled
 
     try:
-        data = read_labeled(args.labeled, args.text_col, args.label_col)
+        data = read_labeled(args.labeled, args.text_col, args.label_col, purpose="evaluation")
     except InputError as e:
         return _err(str(e))
     for w in data.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    log_skipped(data.skipped, args.labeled, lambda m: print(m, file=sys.stderr))
     analyzer = _analyzer(args)
     results = analyzer.analyze([(str(i), ex.text) for i, ex in enumerate(data.examples)])
-    gold, pred = [], []
+    gold, pred, failed = [], [], []
     for ex, res in zip(data.examples, results):
-        if not isinstance(res, ItemError):
-            gold.append(ex.label)
-            # with binary gold labels, score > 0 decides (contract); otherwise the 3-way label
-            pred.append(res.sentiment.label if data.counts["neutral"] else ("positive" if res.sentiment.score > 0 else "negative"))
-    _print_json({**classification_report(gold, pred), "model": analyzer.model_name})
+        if isinstance(res, ItemError):
+            failed.append(f"{ex.text[:40]!r}: {res.error.message}")
+            continue
+        gold.append(ex.label)
+        # with binary gold labels, score > 0 decides (contract); otherwise the 3-way label
+        pred.append(res.sentiment.label if data.counts["neutral"] else ("positive" if res.sentiment.score > 0 else "negative"))
+    for f in failed[:20]:
+        print(f"not analysed: {f}", file=sys.stderr)
+    # n counts the rows measured; skipped (unusable rows) and failed (texts the analyzer refused) are not in it
+    _print_json({**classification_report(gold, pred), "skipped": len(data.skipped), "failed": len(failed),
+                 "model": analyzer.model_name})
     return 0
 
 
@@ -122,7 +129,8 @@ def cmd_train(args) -> int:
     try:
         result = run.train_user_model(args.labeled, eval_file=args.eval, base=args.base, name=args.name,
                                       epochs=args.epochs, promote=args.promote, force=args.force,
-                                      log=lambda m: print(m, file=sys.stderr))
+                                      log=lambda m: print(m, file=sys.stderr),
+                                      text_col=args.text_col, label_col=args.label_col)
     except InputError as e:
         return _err(str(e))
     _print_json(result)
@@ -288,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="fine-tune on labeled data, or rebuild the default model (--recipe default)")
     t.add_argument("labeled", nargs="?")
     t.add_argument("--recipe")
-    t.add_argument("--eval")
+    t.add_argument("--eval", help="a labeled file to compare the new and the serving model on (default: 15%% of LABELED)")
+    t.add_argument("--text-col", default="text", help="the text column of LABELED and --eval")
+    t.add_argument("--label-col", default="label", help="the label column of LABELED and --eval")
     t.add_argument("--base")
     t.add_argument("--name")
     t.add_argument("--epochs", type=float, default=2.0)

@@ -115,3 +115,17 @@ def test_csv_fields_with_newlines_and_commas_stay_one_row(tmp_path):
     assert [g["id"] for g in got] == ["r1", "r2", "r3", "r5"]
     assert got[0]["text"] == rows[0][1] and got[1]["label"] == "negative"
     assert "scored 4 row(s), failed 1" in r.stderr
+
+
+def test_eval_reports_skipped_rows_and_train_takes_column_names(tmp_path):
+    f = tmp_path / "labeled.csv"
+    f.write_text("评价内容,评分\n物流很快，质量很好,5\n,1\n太差了，用两天就坏了,1\n还行吧,\n", encoding="utf-8")
+    r = voc("eval", f, "--text-col", "评价内容", "--label-col", "评分", "--mode", "fast")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["n"] == 2 and report["skipped"] == 2 and report["failed"] == 0
+    assert "skipped 2 row(s)" in r.stderr and "row 2: empty text" in r.stderr and "row 4: empty label" in r.stderr
+    # `voc train` names columns the same way (before: its missing-column error named an option it lacked)
+    r = voc("train", f, "--text-col", "评价内容")
+    assert r.returncode == 2 and "no column 'label'" in r.stderr and "--label-col" in r.stderr
+    assert "unrecognized arguments" not in r.stderr

@@ -65,6 +65,20 @@ def test_bad_labels_fail_before_training(tiny_serving, tmp_path):
     assert registry.serving_name() == "tiny-a"
 
 
+def test_train_reads_named_columns_and_reports_skipped_rows(tiny_serving, tmp_path):
+    f = tmp_path / "export.csv"
+    with open(f, "w", encoding="utf-8", newline="") as out:
+        w = csv.writer(out)
+        w.writerow(["订单编号", "评价内容", "评分"])
+        w.writerow(["0", "", "5"])  # no text: skipped and reported, the rest trains
+        for i, e in enumerate(synthetic(300, 5), 1):
+            w.writerow([str(i), e.text, STARS[e.label]])
+    lines = []
+    res = train_user_model(f, name="tiny-cols", config=CFG, log=lines.append, text_col="评价内容", label_col="评分")
+    assert res["model"] == "tiny-cols" and res["eval"]["new"]["accuracy"] > 0.5
+    assert any("skipped 1 row(s)" in m for m in lines) and any("row 1: empty text" in m for m in lines)
+
+
 def test_unknown_model_name_is_a_clear_error():
     with pytest.raises(registry.ModelNotFound, match="voc models"):
         registry.use("nope")

@@ -120,6 +120,19 @@ def test_missing_columns_are_named(tmp_path):
     assert "--text-col" in str(info.value)
 
 
+def test_skipped_rows_are_reported_in_file_order_with_their_row_numbers(tmp_path):
+    f = tmp_path / "l.csv"  # data rows: 1 ok, 2 an unclosed quote, 3 ok, 4 no text, 5 no label, 6 ok
+    f.write_text('text,label\n物流很快,好评\n"broken\n太差了,差评\n,差评\n还行,\n好,好评\n', encoding="utf-8")
+    ls = read_labeled(f, purpose="evaluation")
+    assert [e.text for e in ls.examples] == ["物流很快", "太差了", "好"]
+    assert [s.split(":")[0] for s in ls.skipped] == ["row 2", "row 4", "row 5"]
+    assert "empty text" in ls.skipped[1] and "empty label" in ls.skipped[2]
+    assert all("too few examples to trust" in w for w in ls.warnings)  # not "the model will learn it poorly"
+    f.write_text("text,label\n,好评\nx,\n", encoding="utf-8")
+    with pytest.raises(LabelError, match="row 1: empty text; row 2: empty label"):
+        read_labeled(f)
+
+
 def test_split_is_stratified():
     train, dev = split(synthetic(300), 0.1, seed=1)
     assert {e.label for e in dev} == set(LABELS) and len(train) + len(dev) == 300

@@ -65,18 +65,27 @@ def label_scheme(values: set[str]) -> tuple[str, dict]:
     return "named", NAMED
 
 
-def build_labeled_set(pairs: list[tuple[str, str]], source: str = "data") -> LabeledSet:
-    """Validate (text, raw label) pairs: map labels, drop empty/duplicate/conflicting rows with a report."""
-    skipped, cleaned = [], []
-    for i, (text, label) in enumerate(pairs, start=1):
+# what a class with fewer than MIN_PER_CLASS examples means, for what the file is read for
+FEW_EXAMPLES = {"training": "the model will learn it poorly",
+                "evaluation": "its precision and recall rest on too few examples to trust"}
+
+
+def build_labeled_set(pairs: list[tuple[str, str]], source: str = "data", purpose: str = "training",
+                      row_numbers: list[int] | None = None, unreadable: list[tuple[int, str]] = ()) -> LabeledSet:
+    """Validate (text, raw label) pairs: map labels, drop empty/duplicate/conflicting rows with a report.
+    `row_numbers`: each pair's row in its file (default: its position, from 1); `unreadable`: (row, reason) of
+    the file's rows that could not be parsed, reported in file order with the rest."""
+    skipped, cleaned = list(unreadable), []
+    for i, (text, label) in zip(row_numbers or range(1, len(pairs) + 1), pairs):
         if text is None or not str(text).strip():
-            skipped.append(f"row {i}: empty text")
+            skipped.append((i, "empty text"))
         elif label is None or not str(label).strip():
-            skipped.append(f"row {i}: empty label")
+            skipped.append((i, "empty label"))
         else:
             cleaned.append((str(text).strip(), _canon(label)))
     if not cleaned:
-        raise LabelError(f"{source}: no usable labeled rows")
+        why = "; ".join(f"row {n}: {r}" for n, r in sorted(skipped)[:3])
+        raise LabelError(f"{source}: no usable labeled rows" + (f" ({why}{'; ...' if len(skipped) > 3 else ''})" if why else ""))
     scheme, mapping = label_scheme({lab for _, lab in cleaned})
     by_text: dict[str, set[str]] = {}
     for text, lab in cleaned:
@@ -92,21 +101,29 @@ def build_labeled_set(pairs: list[tuple[str, str]], source: str = "data") -> Lab
     counts = Counter(ex.label for ex in examples)
     for lab in LABELS:
         if 0 < counts[lab] < MIN_PER_CLASS:
-            warnings.append(f"class {lab!r} has only {counts[lab]} examples; the model will learn it poorly")
+            warnings.append(f"class {lab!r} has only {counts[lab]} examples; {FEW_EXAMPLES[purpose]}")
     if len(counts) < 2:
         raise LabelError(f"{source}: needs at least two classes, found only {dict(counts)}")
-    return LabeledSet(examples, scheme, {lab: counts[lab] for lab in LABELS}, warnings, skipped)
+    return LabeledSet(examples, scheme, {lab: counts[lab] for lab in LABELS}, warnings,
+                      [f"row {n}: {why}" for n, why in sorted(skipped)])
 
 
-def read_labeled(path, text_col: str = "text", label_col: str = "label") -> LabeledSet:
+def read_labeled(path, text_col: str = "text", label_col: str = "label", purpose: str = "training") -> LabeledSet:
     rows, bad = read_table(path)
     if not rows:
-        raise LabelError(f"{path}: no rows")
+        raise LabelError(f"{path}: no readable rows" + (f" (row {bad[0].row}: {bad[0].reason})" if bad else ""))
     require_column(rows, text_col, path, "--text-col")
     require_column(rows, label_col, path, "--label-col")
-    ls = build_labeled_set([(r.get(text_col), r.get(label_col)) for _, r in rows], str(path))
-    ls.skipped = [f"row {b.row}: {b.reason}" for b in bad] + ls.skipped
-    return ls
+    return build_labeled_set([(r.get(text_col), r.get(label_col)) for _, r in rows], str(path), purpose,
+                             row_numbers=[n for n, _ in rows], unreadable=[(b.row, b.reason) for b in bad])
+
+
+def log_skipped(skipped: list[str], path, log, show: int = 20) -> None:
+    """How many rows of a labeled file were left out and why (the first `show` of them)."""
+    if skipped:
+        log(f"{path}: skipped {len(skipped)} row(s)" + (f", the first {show}:" if len(skipped) > show else ":"))
+        for s in skipped[:show]:
+            log(f"  {s}")
 
 
 def split(examples: list[Example], dev_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:

@@ -119,7 +119,8 @@ def evaluate_dir(model_dir: Path, examples, log=print) -> dict:
 
 
 def train_user_model(labeled, eval_file=None, base: str | None = None, name: str | None = None, epochs: float = 2.0,
-                     promote: bool = False, force: bool = False, log=print, config: TrainConfig | None = None) -> dict:
+                     promote: bool = False, force: bool = False, log=print, config: TrainConfig | None = None,
+                     text_col: str = "text", label_col: str = "label") -> dict:
     """`voc train FILE`: validate, fine-tune from the serving model (or --base), compare, register, maybe promote.
 
     The serving model is only switched (atomically) after the new one is fully written and
@@ -127,16 +128,20 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
     """
     from models import registry
     from models.encoder import ensure_base_model, load_tokenizer
-    from training.data import read_labeled, split
+    from training.data import log_skipped, read_labeled, split
 
-    data = read_labeled(labeled)  # raises before any training on bad labels / columns
-    log(f"{labeled}: {len(data.examples)} examples ({data.scheme}): " + ", ".join(f"{k} {v}" for k, v in data.counts.items()))
-    for w in data.warnings:
-        log(f"warning: {w}")
-    for s in data.skipped[:20]:
-        log(f"skipped {s}")
-    if eval_file:
-        train, dev = data.examples, read_labeled(eval_file).examples
+    # both files are read before any training: bad labels or columns fail at once
+    data = read_labeled(labeled, text_col, label_col)
+    held_out = read_labeled(eval_file, text_col, label_col, purpose="evaluation") if eval_file else None
+    for path, ls in ((labeled, data), (eval_file, held_out)):
+        if ls is None:
+            continue
+        log(f"{path}: {len(ls.examples)} examples ({ls.scheme}): " + ", ".join(f"{k} {v}" for k, v in ls.counts.items()))
+        for w in ls.warnings:
+            log(f"warning: {w}")
+        log_skipped(ls.skipped, path, log)
+    if held_out is not None:
+        train, dev = data.examples, held_out.examples
     else:
         train, dev = split(data.examples, 0.15, seed=13)
     current = registry.serving_name()
