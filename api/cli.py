@@ -205,6 +205,8 @@ def cmd_topics(args) -> int:
                                  timestamps=cols.get(args.time_col) if args.time_col else None,
                                  classes=cols[args.by[0]] if args.by else None, save_as=args.save)
             out = result.to_json(ids)
+            if result.note:
+                print(f"voc topics: {result.note}", file=sys.stderr)
             if args.save:
                 out["model"] = args.save
     except (InputError, TopicError) as e:

@@ -32,6 +32,11 @@ def topic_tokens(text: str) -> list[str]:
     return [t.lower() for t in content_tokens(tokenize(text)) if len(t) > 1]
 
 
+def min_topic_size(n_texts: int) -> int:
+    """The fewest similar texts that make a topic (HDBSCAN's min_cluster_size): 1% of the texts, within 10–60."""
+    return max(10, min(60, n_texts // 100))
+
+
 def make_backend():
     from bertopic.backend import BaseEmbedder
 
@@ -52,9 +57,12 @@ class TopicResult:
     assignments: list[int]
     over_time: list[dict] | None = None
     per_class: list[dict] | None = None
+    note: str | None = None  # why the result holds no topic but the outliers, when it does not
 
     def to_json(self, ids: list[str]) -> dict:
         out = {"topics": self.topics, "assignments": [{"id": i, "topic_id": t} for i, t in zip(ids, self.assignments)]}
+        if self.note:
+            out["note"] = self.note
         if self.over_time is not None:
             out["over_time"] = self.over_time
         if self.per_class is not None:
@@ -84,7 +92,7 @@ class TopicModel:
         from sklearn.feature_extraction.text import CountVectorizer
         from umap import UMAP
 
-        min_cluster = max(10, min(60, n // 100))
+        min_cluster = min_topic_size(n)
         return BERTopic(
             embedding_model=backend,
             umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed),
@@ -165,9 +173,21 @@ class TopicModel:
         return out
 
     def save(self, name: str) -> Path:
+        import logging
+
+        import bertopic
+
         path = topics_dir() / name
         path.mkdir(parents=True, exist_ok=True)
-        self.model.save(str(path / "bertopic.pkl"), serialization="pickle", save_embedding_model=False)
+        # BERTopic warns on every pickle save that loading needs the same versions; load() checks that itself
+        log = logging.getLogger("BERTopic")
+        level = log.level
+        log.setLevel(logging.ERROR)
+        try:
+            self.model.save(str(path / "bertopic.pkl"), serialization="pickle", save_embedding_model=False)
+        finally:
+            log.setLevel(level)
+        (path / "versions.json").write_text(json.dumps({"bertopic": bertopic.__version__}), encoding="utf-8")
         np.savez(path / "centroids.npz", **{str(k): v for k, v in self.centroids.items()})
         return path
 
@@ -175,9 +195,16 @@ class TopicModel:
     def load(cls, name: str) -> "TopicModel":
         from bertopic import BERTopic
 
+        import bertopic
+
         path = topics_dir() / name / "bertopic.pkl"
         if not path.exists():
             raise TopicError(f"no saved topic model named {name!r} (looked in {path.parent})")
+        versions = path.parent / "versions.json"
+        saved = json.loads(versions.read_text(encoding="utf-8")).get("bertopic") if versions.exists() else None
+        if saved is not None and saved != bertopic.__version__:  # a pickle from another version may not load right
+            raise TopicError(f"topic model {name!r} was saved with BERTopic {saved}, this install has "
+                             f"{bertopic.__version__}: fit it again (voc topics FILE --save {name})")
         backend = make_backend()
         with np.load(path.parent / "centroids.npz") as c:
             centroids = {int(k): c[k] for k in c.files}
@@ -222,6 +249,9 @@ def discover(texts: list[str], ids: list[str], sentiments: list[str] | None = No
     for i, t in zip(keep, sub_topics):
         assignments[i] = t
     result = TopicResult(described, assignments)
+    if not set(sub_topics) - {-1}:
+        result.note = (f"no topic found: no group of {min_topic_size(len(sub_texts))} or more similar texts among "
+                       f"these {len(sub_texts)}, so every text is an outlier (topic -1); topics need a few hundred texts")
     if timestamps is not None:
         import pandas as pd
 

@@ -52,6 +52,7 @@ def test_topics_are_readable_and_follow_the_contract(fitted):
     assert {"logistics", "customer_service"} <= aspects
     outliers = sum(1 for a in result.assignments if a == -1) / len(result.assignments)
     assert outliers < 0.15
+    assert "note" not in out  # topics were found: nothing to explain
 
 
 def test_saved_model_assigns_new_texts_stably(fitted, voc_home):
@@ -63,6 +64,21 @@ def test_saved_model_assigns_new_texts_stably(fitted, voc_home):
     assert assigned == model.transform(new)  # the saved model gives the same ids
     purity = theme_of_topics(result.assignments, themes)
     assert [purity[t][0] for t in assigned] == ["delivery", "service"]
+
+
+def test_saved_model_from_another_bertopic_version_is_a_clear_error(fitted, voc_home):
+    fitted[3].save("old")
+    (voc_home / "topics" / "old" / "versions.json").write_text('{"bertopic": "0.1.0"}', encoding="utf-8")
+    with pytest.raises(TopicError, match="saved with BERTopic 0.1.0.*fit it again"):
+        TopicModel.load("old")
+
+
+def test_texts_without_a_topic_get_a_note_saying_why():
+    texts = [f"第{i}条：{t}" for i, t in enumerate(["物流很快", "质量不错", "客服很好", "包装破了", "价格太贵", "颜色不对",
+                                                   "尺码偏小", "退款很慢", "电池不耐用", "屏幕有划痕", "味道一般", "发票没给"] * 2)]
+    result, _ = discover(texts, [str(i) for i in range(len(texts))])
+    assert set(result.assignments) == {-1}  # 24 short unrelated texts: too few for a topic of 10
+    assert "no topic found" in result.to_json([str(i) for i in range(len(texts))])["note"]
 
 
 @pytest.mark.parametrize("texts", [["快递太慢"] * 50, ["好"] * 5, [f"review {i}" for i in range(MIN_TEXTS - 1)]])
