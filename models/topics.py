@@ -95,7 +95,8 @@ class TopicModel:
         min_cluster = min_topic_size(n)
         return BERTopic(
             embedding_model=backend,
-            umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed),
+            # n_jobs=1: a seed makes UMAP single-threaded anyway (it warned about overriding the default)
+            umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed, n_jobs=1),
             hdbscan_model=HDBSCAN(min_cluster_size=min_cluster, min_samples=max(2, min_cluster // 3),
                                   metric="euclidean", cluster_selection_method="leaf", prediction_data=True),  # leaf: finer, readable topics
             # min_df counts topics, not documents (c-TF-IDF joins each topic's documents)
