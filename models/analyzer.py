@@ -10,8 +10,8 @@ from typing import Iterable, Protocol
 
 import numpy as np
 
-from models.schema import Analysis, ChatSummary, ErrorInfo, ItemError, Sentiment, TurnAnalysis, sentiment_from_probs
-from nlp.chat import Turn, parse_chat
+from models.schema import Analysis, Aspect, ChatSummary, ErrorInfo, ItemError, Sentiment, TurnAnalysis, sentiment_from_probs
+from nlp.chat import Turn, opener_length, parse_chat
 from nlp.document import Document, TextError, build_document
 
 
@@ -101,14 +101,19 @@ class Analyzer:
         return res
 
     def analyze_chat(self, log, item_id: str = "0") -> Analysis:
-        """Per-turn sentiment for customer turns, the customer's overall/first/last sentiment, and the trend."""
+        """Per-turn sentiment for customer turns, the customer's overall/first/last sentiment, and the trend.
+
+        A customer turn is scored without its opening greeting or acknowledgment (nlp.chat.opener_length: 你好,
+        "hi", 好的), which is kept in the turn's text. Aspects carry offsets into the returned transcript `text`."""
         turns: list[Turn] = parse_chat(log)
         customer = [(i, t) for i, t in enumerate(turns) if t.role == "customer"]
         scored = {}
         if customer:
-            for (i, _), res in zip(customer, self.analyze([(str(i), t.text) for i, t in customer])):
+            openers = {i: t.text[:opener_length(t.text)] for i, t in customer}
+            for (i, t), res in zip(customer, self.analyze([(str(i), t.text[len(openers[i]):]) for i, t in customer])):
                 if isinstance(res, Analysis):
-                    scored[i] = res
+                    scored[i] = res.model_copy(update={"text": openers[i] + res.text,
+                                                       "aspects": _shifted(res.aspects, len(openers[i]))})
         out_turns = [TurnAnalysis(index=i, role=t.role, speaker=t.speaker, time=t.time, text=scored[i].text if i in scored else t.text,
                                   sentiment=scored[i].sentiment if i in scored else None) for i, t in enumerate(turns)]
         cust = [scored[i] for i, _ in customer if i in scored]
@@ -121,10 +126,21 @@ class Analyzer:
         overall = sentiment_from_probs(np.array([probs[lab] for lab in labels]), labels)
         summary = ChatSummary(customer_turns=len(cust), overall=overall, first=cust[0].sentiment, last=cust[-1].sentiment,
                               trend=round(cust[-1].sentiment.score - cust[0].sentiment.score, 4))
-        text = "\n".join(f"{t.role}: {t.text}" for t in out_turns)
-        aspects = [a for res in cust for a in res.aspects]
-        return Analysis(id=item_id, text=text, lang=_common_lang(cust), sentiment=overall, aspects=aspects,
+        lines, aspects, at = [], [], 0
+        for t in out_turns:
+            line = f"{t.role}: {t.text}"
+            if t.index in scored:  # a turn's aspects, moved to where the turn's text starts in the transcript
+                aspects += _shifted(scored[t.index].aspects, at + len(line) - len(t.text))
+            lines.append(line)
+            at += len(line) + 1
+        return Analysis(id=item_id, text="\n".join(lines), lang=_common_lang(cust), sentiment=overall, aspects=aspects,
                         model=self.model_name, chat=summary, turns=out_turns)
+
+
+def _shifted(aspects: list[Aspect], by: int) -> list[Aspect]:
+    if not by:
+        return aspects
+    return [a.model_copy(update={"start": a.start + by, "end": a.end + by}) if a.start is not None else a for a in aspects]
 
 
 def _common_lang(results: list[Analysis]) -> str:

@@ -107,3 +107,18 @@ def _from_lines(lines: list[str]) -> list[Turn]:
     if not recognised:
         raise ChatFormatError(f"no speaker found. Accepted: {ACCEPTED}")
     return turns
+
+
+# Greetings and acknowledgments that open a customer's turn carry no opinion, but sway a model trained on reviews:
+# 你好 ("hello") holds 好 ("good"), and "你好，我的快递三天了还没到" scored +0.22 against −0.43 without it. The
+# single-character ones (亲, 嗯) and 好的 only count when punctuation or a space follows (亲自, 好的东西 stay).
+_SEP = r"[\s,，.。!！?？~～、]"
+OPENER = re.compile(rf"^(?:\s*(?:(?:你好|您好|哈喽|在吗|在不在){_SEP}*|(?:好的|亲亲?|嗨|嗯+|哦+){_SEP}+"
+                    rf"|(?:hi|hello|hey|ok|okay)\b{_SEP}*))+", re.I)
+
+
+def opener_length(text: str) -> int:
+    """How many leading characters of a chat turn are greetings or acknowledgments (0 when the turn is nothing
+    else: "好的" alone is what the customer said)."""
+    m = OPENER.match(text)
+    return m.end() if m and text[m.end():].strip() else 0

@@ -95,13 +95,17 @@ def test_personal_data_never_comes_back(server):
 
 def test_chat_log(server):
     base, _ = server
-    chat = [{"role": "customer", "text": "我的快递三天了还没到，太慢了"}, {"role": "agent", "text": "亲，帮您催一下"},
+    # the greeting opens a complaint: it stays in the turn but is not scored (你好 holds 好, "good")
+    chat = [{"role": "customer", "text": "你好，我的快递三天了还没到，太慢了"}, {"role": "agent", "text": "亲，帮您催一下"},
             {"role": "customer", "text": "收到了，东西很好，谢谢！"}]
     res = httpx.post(base + "/v1/analyze", json={"chat": chat}).json()["results"][0]
     assert [t["role"] for t in res["turns"]] == ["customer", "agent", "customer"]
-    assert "sentiment" not in res["turns"][1]
+    assert "sentiment" not in res["turns"][1] and res["turns"][0]["text"].startswith("你好，")
     assert res["chat"]["first"]["label"] == "negative" and res["chat"]["last"]["label"] == "positive"
     assert res["chat"]["trend"] > 0
+    # aspects of every turn point into the transcript `text`, as everywhere else
+    assert {a["aspect"] for a in res["aspects"]} >= {"logistics"}
+    assert all(res["text"][a["start"]:a["end"]] == a["evidence"] for a in res["aspects"])
     text = httpx.post(base + "/v1/analyze", json={"chat": "顾客：东西坏了\n客服：亲，可以换货"}).json()["results"][0]
     assert text["chat"]["customer_turns"] == 1
     bad = httpx.post(base + "/v1/analyze", json={"chat": "no speakers here"})

@@ -1,6 +1,6 @@
 import pytest
 
-from nlp.chat import ChatFormatError, parse_chat
+from nlp.chat import ChatFormatError, opener_length, parse_chat
 
 
 def test_prefixed_lines_zh_and_en():
@@ -29,3 +29,13 @@ def test_unknown_shapes_name_the_accepted_ones(bad):
     with pytest.raises(ChatFormatError) as info:
         parse_chat(bad)
     assert "speaker" in str(info.value) or "role" in str(info.value) or "Accepted" in str(info.value) or "list of turns" in str(info.value)
+
+
+@pytest.mark.parametrize("text, opener", [
+    ("你好，我的快递三天了还没到", "你好，"), ("您好我想退货", "您好"), ("在吗？东西坏了", "在吗？"), ("亲，发货了吗", "亲，"),
+    ("嗯嗯，好的，谢谢", "嗯嗯，好的，"), ("Hi, my package is late", "Hi, "), ("OK thanks, it works", "OK "),
+    # not openers: a word that only starts like one, or a turn that is nothing else
+    ("亲自来拿的", ""), ("好的东西就是不一样", ""), ("his package is late", ""), ("好的", ""), ("你好", ""),
+])
+def test_opening_greetings_and_acknowledgments(text, opener):
+    assert text[:opener_length(text)] == opener
