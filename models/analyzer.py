@@ -15,6 +15,9 @@ from nlp.chat import Turn, opener_length, parse_chat
 from nlp.document import Document, TextError, build_document
 
 
+NO_OPINION = sentiment_from_probs(np.array([0.0, 1.0, 0.0]), ("negative", "neutral", "positive"))
+
+
 class Scorer(Protocol):
     name: str
 
@@ -65,7 +68,11 @@ class Analyzer:
         self.analyze([("warm-up-zh", "物流很快，质量不错"), ("warm-up-en", "Fast delivery, good quality")])
 
     def analyze(self, items: Iterable[tuple[str, object]]) -> list[Analysis | ItemError]:
-        """Analyse (id, text) pairs; a bad text yields an ItemError in its place, never an exception."""
+        """Analyse (id, text) pairs; a bad text yields an ItemError in its place, never an exception.
+
+        A platform's stand-in for a missing review ("此用户没有填写评价。", "系统默认好评") is no customer's opinion:
+        it is analysed as neutral (probability 1) with no aspects, without a model call. The model read
+        "用户未填写评价内容" as −0.76, and real exports hold thousands of such rows."""
         results: list[Analysis | ItemError | None] = []
         docs, where = [], []
         for item_id, text in items:
@@ -73,6 +80,10 @@ class Analyzer:
                 doc = build_document(text, id=item_id, spans=self.aspects is not None)
             except TextError as e:
                 results.append(ItemError(id=item_id, error=ErrorInfo(code=e.code, message=str(e))))
+                continue
+            if doc.is_placeholder:
+                results.append(Analysis(id=doc.id, text=doc.display, lang=doc.lang, sentiment=NO_OPINION, aspects=[],
+                                        model=self.model_name))
                 continue
             results.append(None)
             docs.append(doc)

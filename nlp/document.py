@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
+from pathlib import Path
 
 from nlp.normalize import Normalized, normalize
 from nlp.tokenize import tokenize
@@ -107,6 +108,11 @@ class Document:
         """Normalised text the models read."""
         return self.norm.text
 
+    @property
+    def is_placeholder(self) -> bool:
+        """The text is what a platform writes where the customer left no review (data/lexicon/placeholders.txt)."""
+        return is_placeholder(self.text)
+
     @cached_property
     def tokens(self) -> list[str]:
         """Word tokens (jieba + whole English words/model names); computed on first use."""
@@ -144,6 +150,21 @@ def _pairs(cuts_pattern: re.Pattern, text: str) -> list[tuple[int, int]]:
         last = m.end()
     out.append((last, len(text)))
     return [(a, b) for a, b in out if text[a:b].strip()]
+
+
+@lru_cache(maxsize=1)
+def _placeholder_pattern() -> re.Pattern:
+    path = Path(__file__).resolve().parent.parent / "data" / "lexicon" / "placeholders.txt"
+    lines = [x.strip() for x in path.read_text(encoding="utf-8").splitlines()]
+    return re.compile("|".join(f"(?:{x})" for x in lines if x and not x.startswith("#")))
+
+
+_NOT_WORDS = re.compile(r"[\W_]+")
+
+
+def is_placeholder(text: str) -> bool:
+    """Whether `text` (normalised) is a platform's stand-in for a missing review: "此用户没有填写评价。"."""
+    return len(text) <= 40 and _placeholder_pattern().fullmatch(_NOT_WORDS.sub("", text)) is not None
 
 
 def build_document(raw, id: str | None = None, spans: bool = False) -> Document:

@@ -129,3 +129,14 @@ def test_eval_reports_skipped_rows_and_train_takes_column_names(tmp_path):
     r = voc("train", f, "--text-col", "评价内容")
     assert r.returncode == 2 and "no column 'label'" in r.stderr and "--label-col" in r.stderr
     assert "unrecognized arguments" not in r.stderr
+
+
+def test_platform_placeholder_rows_are_kept_as_neutral_without_aspects(tmp_path):
+    src = tmp_path / "taobao.csv"
+    src.write_text("id,text\n1,此用户没有填写评价。\n2,该用户未及时主动评价，系统默认好评\n3,质量太差了\n", encoding="utf-8")
+    r = voc("score", src, "-o", tmp_path / "out.csv", "-q")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader((tmp_path / "out.csv").open(encoding="utf-8-sig")))
+    assert [(x["id"], x["sentiment_label"], x["sentiment_score"], x["aspects"]) for x in rows[:2]] == [
+        ("1", "neutral", "0.0", "[]"), ("2", "neutral", "0.0", "[]")]
+    assert rows[2]["sentiment_label"] == "negative"  # the model still reads the real review

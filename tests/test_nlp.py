@@ -173,3 +173,13 @@ def test_english_clauses_break_at_and_before_a_new_subject():
     doc = build_document("The room was dirty and the shuttle never came. Fast and reliable delivery.")
     assert [c.text for c in doc.clauses] == ["The room was dirty", "the shuttle never came", "Fast and reliable delivery"]
     assert [doc.display[c.start:c.end] for c in doc.clauses][1] == "the shuttle never came"
+
+
+@pytest.mark.parametrize("text, placeholder", [
+    ("此用户没有填写评价。", True), ("该用户未及时主动评价，系统默认好评", True), ("评价方未及时做出评价,系统默认好评!", True),
+    ("此用户未填写评价内容", True), ("该用户未填写文字评价", True), ("此用戶沒有填寫評價。", True), ("系统默认好评", True),
+    # a customer's own words, however short, are not
+    ("默认好评", False), ("好评", False), ("没有评价的必要，太差了", False), ("系统默认好评，但是其实质量很差", False),
+])
+def test_platform_placeholders_for_missing_reviews(text, placeholder):
+    assert build_document(text).is_placeholder is placeholder
