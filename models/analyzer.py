@@ -121,7 +121,7 @@ class Analyzer:
         scored = {}
         if customer:
             openers = {i: t.text[:opener_length(t.text)] for i, t in customer}
-            for (i, t), res in zip(customer, self.analyze([(str(i), t.text[len(openers[i]):]) for i, t in customer])):
+            for (i, _), res in zip(customer, self.analyze([(str(i), t.text[len(openers[i]):]) for i, t in customer])):
                 if isinstance(res, Analysis):
                     scored[i] = res.model_copy(update={"text": openers[i] + res.text,
                                                        "aspects": _shifted(res.aspects, len(openers[i]))})
