@@ -122,10 +122,12 @@ def test_missing_columns_are_named(tmp_path):
 
 def test_skipped_rows_are_reported_in_file_order_with_their_row_numbers(tmp_path):
     f = tmp_path / "l.csv"  # data rows: 1 ok, 2 an unclosed quote, 3 ok, 4 no text, 5 no label, 6 ok
-    f.write_text('text,label\n物流很快,好评\n"broken\n太差了,差评\n,差评\n还行,\n好,好评\n', encoding="utf-8")
+    f.write_text('text,label\n物流很快,好评\n"broken\n太差了,差评\n,差评\n还行,\n好,好评\n此用户没有填写评价。,好评\n',
+                 encoding="utf-8")
     ls = read_labeled(f, purpose="evaluation")
     assert [e.text for e in ls.examples] == ["物流很快", "太差了", "好"]
-    assert [s.split(":")[0] for s in ls.skipped] == ["row 2", "row 4", "row 5"]
+    assert [s.split(":")[0] for s in ls.skipped] == ["row 2", "row 4", "row 5", "row 7"]
+    assert "placeholder" in ls.skipped[3]  # a platform's stand-in for a missing review is neither trained nor measured
     assert "empty text" in ls.skipped[1] and "empty label" in ls.skipped[2]
     assert all("too few examples to trust" in w for w in ls.warnings)  # not "the model will learn it poorly"
     f.write_text("text,label\n,好评\nx,\n", encoding="utf-8")

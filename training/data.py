@@ -70,6 +70,13 @@ FEW_EXAMPLES = {"training": "the model will learn it poorly",
                 "evaluation": "its precision and recall rest on too few examples to trust"}
 
 
+def placeholder(text: str) -> bool:
+    from nlp.document import is_placeholder
+    from nlp.normalize import normalize_text
+
+    return len(text) <= 40 and is_placeholder(normalize_text(text))
+
+
 def build_labeled_set(pairs: list[tuple[str, str]], source: str = "data", purpose: str = "training",
                       row_numbers: list[int] | None = None, unreadable: list[tuple[int, str]] = ()) -> LabeledSet:
     """Validate (text, raw label) pairs: map labels, drop empty/duplicate/conflicting rows with a report.
@@ -81,6 +88,8 @@ def build_labeled_set(pairs: list[tuple[str, str]], source: str = "data", purpos
             skipped.append((i, "empty text"))
         elif label is None or not str(label).strip():
             skipped.append((i, "empty label"))
+        elif placeholder(str(text)):  # the analyzer never asks the model about these (models.analyzer)
+            skipped.append((i, "a platform's placeholder for a missing review, not a review"))
         else:
             cleaned.append((str(text).strip(), _canon(label)))
     if not cleaned:
