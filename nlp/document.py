@@ -25,8 +25,10 @@ DIGIT = re.compile(r"\d")
 # Sentence ends; a '.' only when followed by space/end (keeps 3.5mm and e.g. www.x.com whole).
 SENTENCE_END = re.compile(r"[。！？!?；;\n]+|\.(?=\s|$)|…+")
 # English clauses also break at "and" before a new subject ("the room was dirty and the shuttle never came"),
-# not inside "fast and reliable"
-CLAUSE_BREAK = re.compile(r"[，,、:：]+|\s+and\s+(?=(?:the|it|they|we|he|she|i|my|our|their|this|that|there)\b)", re.I)
+# not inside "fast and reliable"; Chinese clauses also at a space between Chinese text (or an emoji) and Chinese
+# text, the phone typist's comma ("物流很快 质量不错 客服态度差"), but not around a Latin word ("iPhone 很好用")
+CLAUSE_BREAK = re.compile(r"[，,、:：]+|\s+and\s+(?=(?:the|it|they|we|he|she|i|my|our|their|this|that|there)\b)"
+                          r"|(?<=[^\x00-\x7f])\s+(?=[\u3400-\u4dbf\u4e00-\u9fff])", re.I)
 NEVER = re.compile(r"(?!)")  # matches nothing: a sentence as one span
 CONTRAST = re.compile(r"但是|不过|可是|然而|就是|只是|\bbut\b|\bhowever\b|\balthough\b|\bthough\b", re.I)
 

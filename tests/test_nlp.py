@@ -78,6 +78,17 @@ def test_emoticons_do_not_make_english_mixed(text, lang):
     assert build_document(text).lang == lang
 
 
+@pytest.mark.parametrize("raw, clauses", [
+    ("物流很快 质量不错 客服态度差", ["物流很快", "质量不错", "客服态度差"]),  # spaces as commas, typed on a phone
+    ("好吃😋 送得也快", ["好吃😋", "送得也快"]),
+    ("iPhone 很好用", ["iPhone 很好用"]),  # a space next to a Latin word is a space
+    ("音质很nice 降噪也给力", ["音质很nice 降噪也给力"]),
+])
+def test_chinese_clauses_also_split_at_spaces(raw, clauses):
+    d = build_document(raw, spans=True)
+    assert [raw[c.start:c.end] for c in d.clauses] == clauses  # as displayed (c.text is the normalised clause)
+
+
 def test_clauses_split_on_punctuation_and_contrast_with_offsets():
     raw = "物流很快但是衣服有色差，客服也不回消息。"
     d = build_document(raw)
