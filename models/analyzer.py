@@ -10,12 +10,12 @@ from typing import Iterable, Protocol
 
 import numpy as np
 
-from models.schema import Analysis, Aspect, ChatSummary, ErrorInfo, ItemError, Sentiment, TurnAnalysis, sentiment_from_probs
+from models.schema import LABELS, Analysis, Aspect, ChatSummary, ErrorInfo, ItemError, Sentiment, TurnAnalysis, sentiment_from_probs
 from nlp.chat import Turn, opener_length, parse_chat
 from nlp.document import Document, TextError, build_document
 
 
-NO_OPINION = sentiment_from_probs(np.array([0.0, 1.0, 0.0]), ("negative", "neutral", "positive"))
+NO_OPINION = sentiment_from_probs(np.array([float(lab == "neutral") for lab in LABELS]), LABELS)
 
 
 class Scorer(Protocol):

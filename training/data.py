@@ -74,7 +74,7 @@ def placeholder(text: str) -> bool:
     from nlp.document import is_placeholder
     from nlp.normalize import normalize_text
 
-    return len(text) <= 40 and is_placeholder(normalize_text(text))
+    return len(text) <= 40 and is_placeholder(normalize_text(text))  # the length test first: normalising costs more
 
 
 def build_labeled_set(pairs: list[tuple[str, str]], source: str = "data", purpose: str = "training",
