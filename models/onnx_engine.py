@@ -3,7 +3,9 @@
 Measured on 2 cores (benchmarks/sentiment.py, notes in README): fp32 ONNX Runtime is
 ~1.7× faster than PyTorch fp32 with identical scores. PyTorch's dynamic int8 was
 faster still but its per-batch activation scales made a review's score depend on
-what it was batched with and cost 1–3 points of English accuracy, so it is not used.
+what it was batched with and cost 1–3 points of English accuracy, so it is not used. The default
+engine is int8 of our own making, scaled per token so that a score never depends on the batch
+(models/quantize.py); `VOC_ENGINE=fp32` runs the exact fp32 graph.
 
 The graph is exported once per model (keyed by a hash of its weight files) into
 ``$VOC_BASE_CACHE/onnx/`` and reused; a fresh clone exports in ~10 s on first use.
@@ -154,11 +156,11 @@ def remove_stale(cache: Path) -> list[Path]:
     leave ~470 MB per old graph behind). Safe while another process reads them: an open or mapped file
     lives on, and a process that needs a deleted graph again exports it again."""
     def stem(f: Path) -> str:
-        return f.name.split(".")[0].removesuffix("-int8")
+        return f.name.split(".")[0].removesuffix(INT8_TAG)
 
     stale = [f for f in cache.iterdir()
              if f.is_file() and "-g" in f.name and not stem(f).endswith(f"-g{GRAPH_VERSION}")
-             and stem(f).rsplit("-g", 1)[-1].isdigit()]
+             and stem(f).rsplit("-g", 1)[-1].split("-")[0].isdigit()]
     models = sorted((f for f in cache.glob(f"*-g{GRAPH_VERSION}.onnx") if MODEL_GRAPH.fullmatch(f.name)),
                     key=lambda f: f.stat().st_mtime, reverse=True)
     for graph in models[KEEP_MODEL_GRAPHS:]:
@@ -247,24 +249,21 @@ def release_free_memory() -> None:
         pass
 
 
-def int8_graph(path: Path) -> Path:
-    """The graph with its weight MatMuls in int8 (per-channel weights, activations quantised at run time),
-    made once next to the fp32 graph; seconds of work."""
-    q = path.with_name(path.stem + "-int8.onnx")
-    if not q.exists():
-        import logging
+INT8_TAG = "-int8t"  # per-token int8 (models/quantize.py); "-int8" graphs were per-call and are stale
 
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+def int8_graph(path: Path) -> Path:
+    """The graph with its weight MatMuls in per-token int8 (`models.quantize`), made once next to the fp32
+    graph; a few seconds of work."""
+    q = path.with_name(path.stem + INT8_TAG + ".onnx")
+    if not q.exists():
+        from models.quantize import per_token_int8
 
         tmp = q.with_suffix(f".tmp{os.getpid()}")
-        logging.disable(logging.WARNING)  # its "consider pre-processing" warning: no gain measured here
-        try:
-            quantize_dynamic(str(path), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul"])
-        finally:
-            logging.disable(logging.NOTSET)
+        per_token_int8(path, tmp)
         _replace_text(q.with_suffix(".table"), table_path(path).name)
         os.replace(tmp, q)
+        remove_stale(path.parent)  # e.g. the per-call int8 graphs of earlier versions
     return q
 
 
@@ -279,10 +278,9 @@ class OnnxNet:
     109.6 reviews/s; two at a time on 1-thread sessions 126.9 but one client's p50 15.1 → 20.1 ms; two at
     a time on 2-thread sessions 127.1 with p50 16.3 ms, and 32-item requests 196 → 207 reviews/s.
 
-    `int8`: the dynamically quantised graph (`int8_graph`), 1.7–2× faster on CPUs with int8 dot products.
-    Its activations are scaled per call, so a text batched with others would get a score that depends on
-    its neighbours; each sequence therefore runs alone (single-thread calls, `threads` at a time), which
-    keeps a text's score a function of the text only."""
+    `int8`: the per-token int8 graph (`int8_graph`), batched and packed like fp32 (a row's quantisation
+    depends on that row only).
+    """
 
     # pooled() calls in progress in this process, over every net: they all share the same cores
     active = 0
@@ -297,7 +295,7 @@ class OnnxNet:
         self.int8, self.threads = int8, threads
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="voc-onnx")
         so = ort.SessionOptions()
-        so.intra_op_num_threads = 1 if int8 else threads
+        so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         # every batch has another shape: per-shape memory plans and an arena would only grow (measured: 3.7 GB RSS)
         so.enable_mem_pattern = False
@@ -309,12 +307,6 @@ class OnnxNet:
         self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         self.table = np.load(table_path(Path(path)), mmap_mode="r")  # only the rows in use become resident
         release_free_memory()  # graph loading leaves ~200 MB of freed heap per session behind
-
-    def _alone(self, seq: list[int]) -> np.ndarray:
-        ids = np.asarray(seq, dtype=np.int64)[None]
-        tokens = self.session.run(None, {"inputs_embeds": self.table[ids], "position_ids": np.arange(ids.shape[1])[None],
-                                         "segments": np.ones_like(ids)})[0]
-        return tokens[0].mean(0)
 
     def _call(self, seqs: list[list[int]], call: list[list[int]]) -> tuple[list[int], np.ndarray]:
         """One model call over rows of packed sequences: (sequence indices, their mean token outputs)."""
@@ -337,12 +329,9 @@ class OnnxNet:
         return where, sums / np.array(lengths, dtype=np.float32)[:, None]
 
     def pooled(self, seqs: list[list[int]], budget: int, max_rows: int) -> np.ndarray:
-        """Each sequence's mean token output, batched by `plan_calls` (padded or packed rows), or one
-        sequence per call for the int8 graph."""
+        """Each sequence's mean token output, batched by `plan_calls` (padded or packed rows)."""
         if not seqs:
             return np.zeros((0, 0), np.float32)
-        if self.int8:
-            return np.stack(list(self.pool.map(self._alone, seqs)))
         calls = plan_calls([len(s) for s in seqs], budget, max_rows)
         with OnnxNet.active_lock:
             alone = OnnxNet.active == 0
@@ -367,9 +356,9 @@ class OnnxNet:
 
 
 def default_engine() -> str:
-    """`VOC_ENGINE`: "fp32" (default: batched, exact to the trained weights) or "int8" (opt-in: 1.7–2× faster
-    on sentiment, but it cost the default model 2.4 points of English accuracy; see README)."""
-    engine = os.environ.get("VOC_ENGINE", "fp32")
+    """`VOC_ENGINE`: "int8" (default: per-token int8, 1.4–1.9× faster, accuracy within 0.02 points on the dev
+    sets; see models/quantize.py) or "fp32" (exact to the trained weights)."""
+    engine = os.environ.get("VOC_ENGINE", "int8")
     if engine not in ("int8", "fp32"):
         raise ValueError(f"VOC_ENGINE={engine!r}: use int8 or fp32")
     return engine

@@ -7,7 +7,7 @@ Like a transformers `Pipeline` it runs preprocess → forward → postprocess:
   sentence by sentence into windows (an over-long sentence is cut into token
   chunks), so nothing is ever silently dropped.
 - forward: windows batched by a token budget (padded, or packed several to a row), run by ONNX Runtime
-  (models/onnx_engine.py; `VOC_ENGINE=int8` runs each window alone on an int8 graph) or PyTorch
+  (models/onnx_engine.py; per-token int8 by default, `VOC_ENGINE=fp32` for exact fp32) or PyTorch
   (`engine="torch"`, used for training-time checks).
 - postprocess: a document's probabilities are the token-weighted mean over its
   windows; label = argmax, score = P(pos) − P(neg), confidence = max prob.
@@ -51,8 +51,8 @@ class SentimentScorer:
 
     @classmethod
     def load(cls, model_dir: Path, threads: int | None = None, engine: str | None = None) -> "SentimentScorer":
-        """engine: "fp32" (ONNX Runtime, batched, exact), "int8" (ONNX Runtime, int8 matrix products, one
-        text per call) or "torch"; by default `VOC_ENGINE`, else fp32."""
+        """engine: "int8" (ONNX Runtime, per-token int8 matrix products), "fp32" (ONNX Runtime, exact) or
+        "torch"; by default `VOC_ENGINE`, else int8."""
         from models.encoder import ensure_base_model, load_tokenizer
 
         base = ensure_base_model()
