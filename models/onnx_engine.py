@@ -254,7 +254,7 @@ INT8_TAG = "-int8t"  # per-token int8 (models/quantize.py); "-int8" graphs were 
 
 def int8_graph(path: Path) -> Path:
     """The graph with its weight MatMuls in per-token int8 (`models.quantize`), made once next to the fp32
-    graph; a few seconds of work."""
+    graph in under a second."""
     q = path.with_name(path.stem + INT8_TAG + ".onnx")
     if not q.exists():
         from models.quantize import per_token_int8
