@@ -17,6 +17,8 @@ For every clause of a `Document` (nlp splits on punctuation and contrast markers
    finds neutral expresses no opinion and yields no aspect, unless the nearest labeled examples
    agree on a polarity (|vote| ≥ 0.9: "the mug arrived in pieces" reads as a plain fact to a
    general sentiment model, but every nearby packaging example is a complaint).
+   A clause made only of feeling words (气死了😡, 太开心了, "so disappointed"; data/lexicon/bare_emotions.txt)
+   is not matched at all: it names no touchpoint, but similarity had put it under one.
 3. Evidence is the clause's span of the displayed text (offsets map back through
    Traditional/full-width normalisation).
 
@@ -35,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 from models.schema import Aspect
-from nlp.document import Document, Span, without_contrast_marker
+from nlp.document import Document, Span, is_bare_emotion, without_contrast_marker
 
 TAXONOMY = Path(__file__).resolve().parent.parent / "data" / "aspects" / "taxonomy.json"
 TOP_K = 2
@@ -159,7 +161,10 @@ class AspectModel:
         documents that are a single clause: the clause's sentiment is then the document's. It may be a
         Future: the documents' own pass then runs beside the clause embedding pass, and is awaited here only
         once the clauses are assigned."""
-        clauses: list[tuple[int, Span]] = [(d_i, c) for d_i, d in enumerate(docs) for c in d.clauses]
+        # a clause that only voices a feeling (气死了😡, "so disappointed") names no touchpoint: similarity alone
+        # had put such clauses under product quality, packaging or price
+        clauses: list[tuple[int, Span]] = [(d_i, c) for d_i, d in enumerate(docs) for c in d.clauses
+                                           if not is_bare_emotion(c.text)]
         texts = [c.text for _, c in clauses]
         unique = list(dict.fromkeys(texts))
         topics = [without_contrast_marker(t) for t in unique]  # what each clause is about, for similarity

@@ -169,6 +169,33 @@ def is_placeholder(text: str) -> bool:
     return len(text) <= 40 and _placeholder_pattern().fullmatch(_NOT_WORDS.sub("", text)) is not None
 
 
+@lru_cache(maxsize=1)
+def _bare_emotion_pattern() -> re.Pattern:
+    """data/lexicon/bare_emotions.txt as one pattern: filler or emotion words, at least one of them an emotion."""
+    path = Path(__file__).resolve().parent.parent / "data" / "lexicon" / "bare_emotions.txt"
+    words: dict[str, list[str]] = {}
+    section = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = words.setdefault(line[1:-1], [])
+        elif line and not line.startswith("#") and section is not None:
+            section += line.split()
+
+    def alternation(ws):  # longest first, so that 气死 wins over 气; Latin words whole
+        return "|".join(re.escape(w) + (r"\b" if w.isascii() else "") for w in sorted(set(ws), key=len, reverse=True))
+
+    token = f"(?:{alternation(words['emotion'] + words['filler'])})"
+    return re.compile(rf"(?=.*(?:{alternation(words['emotion'])}))(?:\s*{token})+\s*", re.I)
+
+
+def is_bare_emotion(text: str) -> bool:
+    """Whether a clause only voices a feeling, naming no touchpoint: "气死了😡", "太开心了", "so disappointed"
+    (data/lexicon/bare_emotions.txt). Punctuation, emoji and apostrophes are ignored."""
+    words = _NOT_WORDS.sub(" ", text.replace("'", "").replace("’", "")).strip()
+    return bool(words) and len(words) <= 30 and _bare_emotion_pattern().fullmatch(words) is not None
+
+
 def build_document(raw, id: str | None = None, spans: bool = False) -> Document:
     """`spans`: the caller will use clauses or evidence spans (see `normalize`)."""
     if raw is None:

@@ -24,6 +24,9 @@ def aspects(analyzer, text):
     ("The mug arrived in pieces", {"packaging": "negative"}),
     ("物流超slow", {"logistics": "negative"}),                         # mixed zh/en clause
     ("我买的是快递包装的版本", {}),                                      # aspect words, no opinion
+    ("快递太慢了，气死了😡", {"logistics": "negative"}),                  # a bare feeling names no touchpoint
+    ("无语了", {}),                                                      # (similarity had said packaging)
+    ("So disappointed", {}),                                             # (and price)
 ])
 def test_implicit_mixed_and_no_opinion(analyzer, text, expected):
     assert aspects(analyzer, text) == expected
