@@ -104,6 +104,8 @@ class AnalyzeResponse(BaseModel):
 class ModelsResponse(BaseModel):
     serving: str
     mode: str
+    engine: str = Field(description="what runs the model: int8 (the default, per-token int8), fp32 (VOC_ENGINE=fp32, "
+                                    "exact) or fast (fast mode's static vectors); int8 and fp32 scores differ by ~0.003")
     models: list[dict]
 
 
@@ -467,8 +469,10 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
         from models import registry
 
         a = state["analyzer"]
+        from models.onnx_engine import default_engine
+
         return {"serving": a.model_name if a else (settings.model or registry.serving_name()), "mode": settings.mode,
-                "models": registry.list_models()}
+                "engine": default_engine() if settings.mode == "accurate" else "fast", "models": registry.list_models()}
 
     def load_serving():
         from models.analyzer import Analyzer

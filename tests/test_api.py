@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from models.onnx_engine import default_engine
+
 KEY = "test-key-123"
 
 
@@ -161,6 +163,7 @@ def test_unknown_route_and_models(server):
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     models = httpx.get(base + "/v1/models").json()
     assert models["serving"] and any(m["name"] == "default" for m in models["models"])
+    assert models["engine"] == default_engine()  # int8 unless VOC_ENGINE=fp32
 
 
 def test_admin_needs_a_key_even_when_the_api_is_open(server):
