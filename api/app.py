@@ -468,11 +468,12 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     async def models():
         from models import registry
 
-        a = state["analyzer"]
         from models.onnx_engine import default_engine
 
+        a = state["analyzer"]
+        engine = a.scorer.engine if a else (default_engine() if settings.mode == "accurate" else "fast")
         return {"serving": a.model_name if a else (settings.model or registry.serving_name()), "mode": settings.mode,
-                "engine": default_engine() if settings.mode == "accurate" else "fast", "models": registry.list_models()}
+                "engine": engine, "models": registry.list_models()}
 
     def load_serving():
         from models.analyzer import Analyzer

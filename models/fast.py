@@ -167,6 +167,7 @@ class FastScorer:
         self.labels = tuple(labels)
         self.meta = meta
         self.name = meta.get("name", "voc-sentiment") + "+fast"
+        self.engine = "fast"  # static vectors, no transformer
 
     @classmethod
     def load(cls, model_dir: Path) -> "FastScorer":

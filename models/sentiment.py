@@ -44,6 +44,8 @@ class SentimentScorer:
         self.window = int(meta.get("max_len", 256))
         self.batch_tokens = batch_tokens
         self.threads = threads or os.cpu_count() or 1
+        # what runs the network (reported by GET /v1/models): an OnnxNet knows whether its graph is int8
+        self.engine = "torch" if hasattr(net, "eval") else ("int8" if getattr(net, "int8", False) else "fp32")
         # "query:" then the text tokenised on its own (which starts with "▁") equals the
         # joint tokenisation of "query: " + text used in training.
         self._prefix_ids = tokenizer(self.prefix.rstrip(), add_special_tokens=False)["input_ids"]
