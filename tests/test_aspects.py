@@ -27,7 +27,9 @@ def aspects(analyzer, text):
     ("快递太慢了，气死了😡", {"logistics": "negative"}),                  # a bare feeling names no touchpoint
     ("无语了", {}),                                                      # (similarity had said packaging)
     ("So disappointed", {}),                                             # (and price)
-])
+    ("酒店前台态度很差", {"customer_service": "negative"}),              # services: product_quality before
+    ("结账时发现多了一项服务费", {"payment": "negative"}),                # (and after_sales) the taxonomy's
+])                                                                       # hotel and restaurant examples
 def test_implicit_mixed_and_no_opinion(analyzer, text, expected):
     assert aspects(analyzer, text) == expected
 
