@@ -118,8 +118,6 @@ def cmd_train(args) -> int:
     if args.recipe and args.labeled:
         return _err("give either LABELED or --recipe, not both")
     if args.recipe:
-        if args.recipe != "default":
-            return _err(f"unknown recipe {args.recipe!r}; the only recipe is 'default'")
         out = Path(args.output) if args.output else Path(__file__).resolve().parent.parent / "models" / "default"
         metrics = run.train_default_recipe(out, log=lambda m: print(m, file=sys.stderr))
         _print_json({"model": str(out), "dev": metrics["dev"], "minutes": metrics["minutes"]})
@@ -268,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     def model_opts(sp, mode_default="accurate"):
         sp.add_argument("--model", help="registered model name (default: the serving model)")
         sp.add_argument("--mode", choices=["accurate", "fast"], default=mode_default,
-                        help="fast: the distilled static student, for bulk scoring (default: %(default)s)")
+                        help="fast: the distilled static student, for bulk scoring (default: "
+                             + (mode_default or "VOC_MODE, else accurate") + ")")
 
     a = sub.add_parser("analyze", help="print one JSON analysis per text")
     a.add_argument("texts", nargs="*", metavar="TEXT", help="texts to analyse; - reads one per line from stdin")
@@ -278,48 +277,53 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_analyze)
 
     s = sub.add_parser("score", help="score an exported file (.csv .jsonl .xlsx .parquet, - for JSONL on stdin)")
-    s.add_argument("input")
-    s.add_argument("-o", "--output")
-    s.add_argument("--text-col", default="text")
-    s.add_argument("--id-col")
-    s.add_argument("--time-col")
-    s.add_argument("--by", nargs="+")
-    s.add_argument("--rating-col")
-    s.add_argument("--report")
+    s.add_argument("input", help="the export to score: .csv (UTF-8 or GBK, detected), .jsonl, .xlsx, .parquet; - for JSONL on stdin")
+    s.add_argument("-o", "--output", help="where to write it (default: INPUT.scored.EXT; - for JSONL on stdout); rows that "
+                                          "cannot be scored go to OUTPUT.errors.jsonl with the reason")
+    s.add_argument("--text-col", default="text", help="the column holding the review (default: text)")
+    s.add_argument("--id-col", help="a column that names each row in the output and the error file (default: row number)")
+    s.add_argument("--time-col", help="with --report: a date column, for sentiment and aspects over time")
+    s.add_argument("--by", nargs="+", metavar="COL", help="with --report: columns to break results down by (shop, product, ...)")
+    s.add_argument("--rating-col", help="with --report: star ratings (1–5 → CSAT, 0–10 → NPS) and reviews whose text contradicts them")
+    s.add_argument("--report", metavar="REPORT.html", help="also write a self-contained HTML report with charts")
     s.add_argument("--topics", action="store_true", help="fit complaint topics on the batch and add topic_id/topic_label")
     s.add_argument("--topic-model", help="assign topics with a saved topic model instead of fitting")
-    s.add_argument("--seed", type=int, default=42)
-    s.add_argument("--resume", action="store_true")
-    s.add_argument("--no-aspects", action="store_true")
+    s.add_argument("--seed", type=int, default=42, help="seed of every random step of --topics (default 42)")
+    s.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run: rows already in OUTPUT are kept, not scored again (CSV or JSONL output)")
+    s.add_argument("--no-aspects", action="store_true", help="sentiment only: 2–3× faster")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     model_opts(s)
     s.set_defaults(func=cmd_score)
 
     t = sub.add_parser("train", help="fine-tune on labeled data, or rebuild the default model (--recipe default)")
-    t.add_argument("labeled", nargs="?")
-    t.add_argument("--recipe")
+    t.add_argument("labeled", nargs="?", help="labeled reviews (.csv .jsonl .xlsx .parquet) with text and label columns; "
+                                              "labels: positive/neutral/negative, 0/1 or 1–5 stars")
+    t.add_argument("--recipe", choices=["default"],
+                   help="rebuild the shipped default model from its redistributable data (~55–70 min on 2 cores)")
     t.add_argument("--eval", help="a labeled file to compare the new and the serving model on (default: 15%% of LABELED)")
     t.add_argument("--text-col", default="text", help="the text column of LABELED and --eval")
     t.add_argument("--label-col", default="label", help="the label column of LABELED and --eval")
-    t.add_argument("--base")
-    t.add_argument("--name")
-    t.add_argument("--epochs", type=float, default=2.0)
-    t.add_argument("--promote", action="store_true")
-    t.add_argument("--force", action="store_true")
+    t.add_argument("--base", help="the registered model to start from (default: the serving model)")
+    t.add_argument("--name", help="name of the new model (default: voc-custom@DATE.TIME)")
+    t.add_argument("--epochs", type=float, default=2.0, help="passes over the training rows (default 2)")
+    t.add_argument("--promote", action="store_true",
+                   help="serve the new model if its macro-F1 on the evaluation rows is at least the serving model's")
+    t.add_argument("--force", action="store_true", help="with --promote: serve it even if it measured worse")
     t.add_argument("-o", "--output", help="with --recipe: where to write the model (default: models/default)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="accuracy and macro-F1 of a model on a labeled file, as JSON")
-    e.add_argument("labeled")
-    e.add_argument("--text-col", default="text")
-    e.add_argument("--label-col", default="label")
+    e.add_argument("labeled", help="labeled reviews (.csv .jsonl .xlsx .parquet) with text and label columns")
+    e.add_argument("--text-col", default="text", help="the text column (default: text)")
+    e.add_argument("--label-col", default="label", help="the label column (default: label)")
     model_opts(e)
     e.set_defaults(func=cmd_eval, no_aspects=True)
 
     tp = sub.add_parser("topics", help="discover complaint topics (BERTopic) in a file")
-    tp.add_argument("input")
-    tp.add_argument("--text-col", default="text")
-    tp.add_argument("--id-col")
+    tp.add_argument("input", help="reviews (.csv .jsonl .xlsx .parquet), raw or already scored by `voc score`")
+    tp.add_argument("--text-col", default="text", help="the column holding the review (default: text)")
+    tp.add_argument("--id-col", help="a column that names each row in the assignments (default: row number)")
     tp.add_argument("--time-col", help="also report topic frequencies over time")
     tp.add_argument("--by", nargs="+", help="also report topics per group of this column")
     tp.add_argument("-o", "--output", help="write topics.json here (default: stdout)")
@@ -331,14 +335,15 @@ def build_parser() -> argparse.ArgumentParser:
     tp.set_defaults(func=cmd_topics)
 
     m = sub.add_parser("models", help="list registered models; `voc models use NAME` switches the serving model")
-    m.add_argument("action", nargs="?", choices=["list", "use"], default="list")
-    m.add_argument("name", nargs="?")
+    m.add_argument("action", nargs="?", choices=["list", "use"], default="list", help="list (default) or use")
+    m.add_argument("name", nargs="?", help="with use: the model to serve from now on")
     m.set_defaults(func=cmd_models)
 
     sv = sub.add_parser("serve", help="start the HTTP API")
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8000)
-    sv.add_argument("--log-level", default="info")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--log-level", default="info", help="uvicorn's log level (default info); review text is logged "
+                                                          "only with VOC_DEBUG_LOG_TEXT=1")
     sv.add_argument("--no-aspects", action="store_true",
                     help="sentiment only (also VOC_ASPECTS=0): about 3× the throughput of the default analysis")
     model_opts(sv, mode_default=None)  # None: VOC_MODE or accurate
