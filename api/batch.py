@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import numbers
 import os
 import sys
 from dataclasses import dataclass, field
@@ -42,6 +43,15 @@ class Summary:
         if self.failed:
             s += f" (see {self.errors_file}): " + ", ".join(f"{k} ×{v}" for k, v in self.reasons.items())
         return s
+
+
+def _cell_text(value):
+    """A cell of the text column as review text. Spreadsheets store reviews such as 666 or 111 as numbers:
+    they are scored as their digits (666.0 as 666) instead of failing as a wrong type. Booleans, lists and
+    the like are left to the analyzer, which reports them."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return value
 
 
 def _flat(row: dict, res: Analysis, structured: bool) -> dict:
@@ -133,26 +143,34 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
             summary.scored, summary.failed = saved["scored"], saved["failed"]
             summary.reasons = saved.get("reasons", {})
     writer = _Writer(output_path, append_at=state["out_bytes"] if state["rows_done"] else None)
-    rows = iter_rows(input_path)
+    rows = iter_rows(input_path, need=(text_col, id_col))
     bar = tqdm(desc="scoring", unit="row", disable=not progress, file=sys.stderr, dynamic_ncols=True,
                initial=state["rows_done"])
-    if state["rows_done"] and Path(errors_path).exists():
-        with open(errors_path, "r+b") as f:
-            f.truncate(state["err_bytes"])
-        errors = open(errors_path, "a", encoding="utf-8")
-    else:
-        errors = open(errors_path, "w", encoding="utf-8")
+    errors = None
     checked = False
+
+    def errors_file():
+        """Opened on first use, once the input's columns are known to be there: a run that stops at a missing
+        column must not empty the error file of the run before it."""
+        nonlocal errors
+        if errors is None:
+            if state["rows_done"] and Path(errors_path).exists():
+                with open(errors_path, "r+b") as f:
+                    f.truncate(state["err_bytes"])
+                errors = open(errors_path, "a", encoding="utf-8")
+            else:
+                errors = open(errors_path, "w", encoding="utf-8")
+        return errors
 
     def checkpoint(last_row: int):
         if output_path == "-":
             return
-        errors.flush()
+        errors_file().flush()
         path = _progress_path(output_path)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({
             "input": str(input_path), "rows_done": last_row, "scored": summary.scored, "failed": summary.failed,
-            "reasons": summary.reasons, "out_bytes": writer.tell(), "err_bytes": errors.tell()}))
+            "reasons": summary.reasons, "out_bytes": writer.tell(), "err_bytes": errors_file().tell()}))
         os.replace(tmp, path)  # atomic: a kill never leaves half a checkpoint
 
     pending: list[tuple[int, str]] = []  # this chunk's failures, written in row order when it is flushed
@@ -164,11 +182,12 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
                                            ensure_ascii=False, default=str)))
 
     def write_errors():
-        errors.writelines(line + "\n" for _, line in sorted(pending, key=lambda p: p[0]))
+        if pending:
+            errors_file().writelines(line + "\n" for _, line in sorted(pending, key=lambda p: p[0]))
         pending.clear()
 
     def flush(batch: list[tuple[int, dict]]):
-        items = [(str(r.get(id_col)) if id_col and r.get(id_col) is not None else str(n - 1), r.get(text_col))
+        items = [(str(r.get(id_col)) if id_col and r.get(id_col) is not None else str(n - 1), _cell_text(r.get(text_col)))
                  for n, r in batch]
         good = []
         for (n, row), res in zip(batch, analyzer.analyze(items)):
@@ -204,10 +223,12 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
         if batch:
             flush(batch)
         write_errors()  # bad rows after the last scored one
+        errors_file()  # this run's (possibly empty) error file replaces any earlier one
     finally:
         bar.close()
         writer.close()
-        errors.close()
+        if errors is not None:
+            errors.close()
     if output_path != "-":
         _progress_path(output_path).unlink(missing_ok=True)  # complete: nothing to resume
     if summary.failed == 0:

@@ -157,7 +157,7 @@ def _read_texts(path, text_col, id_col=None, extra_cols=()):
     from nlp.files import BadRow, iter_rows, missing_column
 
     ids, texts, extra, skipped = [], [], {c: [] for c in extra_cols}, 0
-    for row_no, row in iter_rows(path):
+    for row_no, row in iter_rows(path, need=(text_col, id_col, *extra_cols)):
         if isinstance(row, BadRow):
             skipped += 1
             continue

@@ -159,8 +159,29 @@ def _iter_frame(path: Path, reader) -> Iterator[tuple[int, dict | BadRow]]:
         yield i, {k: (None if (not isinstance(v, (list, dict)) and pd.isna(v)) else v) for k, v in rec.items()}
 
 
-def iter_rows(path: str | Path) -> Iterator[tuple[int, dict | BadRow]]:
-    """Yield (row number, row dict or BadRow) for every data row of a supported file."""
+def _excel_sheet(path: Path, need: tuple[str, ...]):
+    """The workbook's first sheet that has every `need` column: exports often open with a notes or summary
+    sheet. With one sheet, that sheet (a missing column is then the caller's error); with several and none
+    matching, an error that lists each sheet's columns."""
+    import pandas as pd
+
+    sheets = pd.read_excel(path, sheet_name=None, dtype=object)
+    if not sheets:
+        raise InputError(f"{path}: the workbook has no sheet")
+    columns = {name: [str(c).strip() for c in df.columns] for name, df in sheets.items()}
+    for name, df in sheets.items():
+        if set(need) <= set(columns[name]):
+            return df
+    if len(sheets) == 1:
+        return next(iter(sheets.values()))
+    listing = "; ".join(f"sheet {name!r}: {', '.join(cols) or '(empty)'}" for name, cols in columns.items())
+    raise InputError(f"{path}: no sheet has the column(s) {', '.join(map(repr, need))}; {listing} "
+                     "(name the right one with the --...-col options)")
+
+
+def iter_rows(path: str | Path, need: tuple[str, ...] = ()) -> Iterator[tuple[int, dict | BadRow]]:
+    """Yield (row number, row dict or BadRow) for every data row of a supported file. `need`: the columns
+    the caller will read, which pick the sheet of an Excel workbook."""
     path = Path(path)
     if str(path) != "-" and not path.exists():
         raise InputError(f"{path}: no such file")
@@ -172,7 +193,7 @@ def iter_rows(path: str | Path) -> Iterator[tuple[int, dict | BadRow]]:
     if suffix == ".xlsx":
         import pandas as pd
 
-        return _iter_frame(path, lambda p: pd.read_excel(p, dtype=object))
+        return _iter_frame(path, lambda p: _excel_sheet(p, tuple(c for c in need if c)))
     if suffix == ".parquet":
         import pandas as pd
 
@@ -180,9 +201,9 @@ def iter_rows(path: str | Path) -> Iterator[tuple[int, dict | BadRow]]:
     raise InputError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED)}")
 
 
-def read_table(path: str | Path) -> tuple[list[tuple[int, dict]], list[BadRow]]:
+def read_table(path: str | Path, need: tuple[str, ...] = ()) -> tuple[list[tuple[int, dict]], list[BadRow]]:
     good, bad = [], []
-    for row_no, row in iter_rows(path):
+    for row_no, row in iter_rows(path, need):
         (bad if isinstance(row, BadRow) else good).append(row if isinstance(row, BadRow) else (row_no, row))
     return good, bad
 

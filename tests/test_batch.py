@@ -68,6 +68,30 @@ def test_xlsx_and_parquet(tmp_path):
         assert got["sentiment_label"].tolist() == ["positive", "negative"] and got["rating"].tolist() == [5, 1]
 
 
+def test_xlsx_with_a_notes_sheet_first_and_numbers_as_reviews(tmp_path):
+    src = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(src) as w:  # exports often open with a notes or summary sheet
+        pd.DataFrame({"说明": ["导出时间 2026-11-01"]}).to_excel(w, sheet_name="说明", index=False)
+        pd.DataFrame({"订单号": ["A1", "A2"], "评价": ["物流很快，质量很好", 666]}).to_excel(w, sheet_name="评价", index=False)
+    out = tmp_path / "out.jsonl"
+    r = voc("score", src, "-o", out, "--text-col", "评价", "--id-col", "订单号", "-q", "--no-aspects")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
+    assert [x["订单号"] for x in rows] == ["A1", "A2"]  # 666 is a review (a number in the cell), not a wrong type
+    r = voc("score", src, "-o", out, "--text-col", "内容", "-q")
+    assert r.returncode == 2 and "sheet '说明'" in r.stderr and "订单号, 评价" in r.stderr
+
+
+def test_a_run_stopped_by_a_missing_column_keeps_the_last_error_file(tmp_path):
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text("id,text\n1,质量很好\n2,\n", encoding="utf-8")
+    assert voc("score", src, "-o", out, "-q", "--no-aspects").returncode == 0
+    errors = Path(str(out) + ".errors.jsonl").read_text("utf-8")
+    assert "empty_text" in errors
+    assert voc("score", src, "-o", out, "--text-col", "review", "-q").returncode == 2
+    assert Path(str(out) + ".errors.jsonl").read_text("utf-8") == errors  # what the output's rows were missing
+
+
 def test_stdin_to_stdout_jsonl():
     r = voc("score", "-", "-q", "--no-aspects", stdin='{"text": "非常好"}\n{"text": "很差"}\n')
     assert r.returncode == 0, r.stderr

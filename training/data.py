@@ -118,7 +118,7 @@ def build_labeled_set(pairs: list[tuple[str, str]], source: str = "data", purpos
 
 
 def read_labeled(path, text_col: str = "text", label_col: str = "label", purpose: str = "training") -> LabeledSet:
-    rows, bad = read_table(path)
+    rows, bad = read_table(path, need=(text_col, label_col))
     if not rows:
         raise LabelError(f"{path}: no readable rows" + (f" (row {bad[0].row}: {bad[0].reason})" if bad else ""))
     require_column(rows, text_col, path, "--text-col")
