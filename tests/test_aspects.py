@@ -29,7 +29,9 @@ def aspects(analyzer, text):
     ("So disappointed", {}),                                             # (and price)
     ("酒店前台态度很差", {"customer_service": "negative"}),              # services: product_quality before
     ("结账时发现多了一项服务费", {"payment": "negative"}),                # (and after_sales) the taxonomy's
-])                                                                       # hotel and restaurant examples
+    ("已经收到了", {}),                                                  # hotel and restaurant examples;
+    ("收到货了，还没用", {}),                                             # arrival without an opinion
+])                                                                       # (had description_match)
 def test_implicit_mixed_and_no_opinion(analyzer, text, expected):
     assert aspects(analyzer, text) == expected
 
