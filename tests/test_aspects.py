@@ -31,6 +31,8 @@ def aspects(analyzer, text):
     ("结账时发现多了一项服务费", {"payment": "negative"}),                # (and after_sales) the taxonomy's
     ("已经收到了", {}),                                                  # hotel and restaurant examples;
     ("收到货了，还没用", {}),                                             # arrival without an opinion
+    ("Breakfast was decent", {"product_quality": "positive"}),          # had platform and packaging too
+    ("the portions were generous", {"product_quality": "positive"}),    # had after_sales and packaging
 ])                                                                       # (had description_match)
 def test_implicit_mixed_and_no_opinion(analyzer, text, expected):
     assert aspects(analyzer, text) == expected
