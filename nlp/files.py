@@ -191,8 +191,6 @@ def iter_rows(path: str | Path, need: tuple[str, ...] = ()) -> Iterator[tuple[in
     if suffix in (".jsonl", ".json"):
         return _iter_jsonl(path)
     if suffix == ".xlsx":
-        import pandas as pd
-
         return _iter_frame(path, lambda p: _excel_sheet(p, tuple(c for c in need if c)))
     if suffix == ".parquet":
         import pandas as pd
