@@ -21,6 +21,7 @@ from nlp.files import BadRow, iter_rows
 
 LABELS = ("positive", "neutral", "negative")
 COLORS = {"positive": "#2e9d5b", "neutral": "#9aa0a6", "negative": "#d6453d"}
+MISSING = "(空 missing)"  # the --by group of rows that leave the column empty
 QUOTES = 3
 
 
@@ -75,7 +76,8 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
             if t is not None:
                 times.append((t, label, score, [a["aspect"] for a in aspects if a["label"] == "negative"]))
         for c in by:
-            cross[c][str(row.get(c))][label] += 1
+            value = row.get(c)
+            cross[c][MISSING if value is None or not str(value).strip() else str(value)][label] += 1
         if row.get("topic_id") not in (None, ""):
             tid = int(float(row["topic_id"]))
             topics[tid][label] += 1
@@ -87,6 +89,10 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
                 if (r >= 4 and label == "negative") or (r <= 2 and label == "positive"):
                     contradictions.append({"rating": r, "label": label, "text": str(row.get(text_col, ""))[:200]})
     data = {"rows": n, "sentiment_share": {lab: share[lab] for lab in LABELS}}
+    errors = Path(str(scored_path) + ".errors.jsonl")  # what `voc score` could not score, next to its output
+    if errors.exists():
+        with errors.open(encoding="utf-8") as f:
+            data["not_scored"] = sum(1 for line in f if line.strip())
     aspects_out = []
     for key, c in asp.items():
         mentions = sum(c.values())
@@ -143,7 +149,9 @@ def _figures(data: dict) -> list[tuple[str, str, dict | None, str]]:
     out.append(("sentiment", "情感分布 Sentiment share", {
         "data": [{"type": "pie", "labels": list(s), "values": list(s.values()), "hole": 0.45,
                   "marker": {"colors": [COLORS[k] for k in s]}, "sort": False}],
-        "layout": {"height": 340}}, f"<p>{data['rows']} reviews scored.</p>"))
+        "layout": {"height": 340}}, f"<p>{data['rows']} reviews scored" + (
+            f"; {data['not_scored']} row(s) could not be scored (empty, broken or not text: see the .errors.jsonl file next to "
+            "the scored output).</p>" if data.get("not_scored") else ".</p>")))
     a = data["aspects"]
     out.append(("aspects", "触点 Aspects: mentions and net sentiment", {
         "data": [{"type": "bar", "name": lab, "x": [x["aspect"] for x in a], "y": [x[lab] for x in a],

@@ -54,6 +54,18 @@ def test_report_has_every_section_with_chart_data(tmp_path):
     assert "痛点" in html and "满意度" in html  # Chinese labels in the page
 
 
+def test_report_counts_rows_not_scored_and_groups_empty_cells(tmp_path):
+    src, out, report = tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "report.html"
+    src.write_text("text,shop\n质量很好,A\n物流太慢了,\n,B\n", encoding="utf-8")
+    r = subprocess.run([VOC, "score", src, "-o", out, "--by", "shop", "--report", report, "-q", "--no-aspects"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    html = report.read_text("utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="voc-data">(.*?)</script>', html, re.S).group(1))
+    assert data["rows"] == 2 and data["not_scored"] == 1 and "1 row(s) could not be scored" in html
+    assert {g["group"] for g in data["cross"]["shop"]} == {"A", "(空 missing)"}  # not "None" or ""
+
+
 def test_resume_after_a_killed_run_has_no_duplicates_or_gaps(tmp_path):
     src = tmp_path / "big.jsonl"
     texts = ["物流很快，质量很好", "颜色和图片不一样", "客服态度很差", "性价比很高", "包装破损了"]
