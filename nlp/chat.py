@@ -1,8 +1,8 @@
 """Customer-service chat logs → turns with a role (customer / agent / system).
 
 Accepted shapes:
-1. one turn per line with a speaker prefix: ``客服：…``, ``顾客:…``, ``买家：…``, ``Customer: …``, ``Agent: …``
-   (continuation lines belong to the previous turn);
+1. one turn per line with a speaker prefix: ``客服：…``, ``顾客:…``, ``买家：…``, ``Customer: …``, ``Agent: …``,
+   or in brackets, ``[Customer] …``, ``[客服] …`` (continuation lines belong to the previous turn);
 2. back-end exports with a header line per message, ``买家 2024-05-01 10:00:01`` or
    ``客服小美 2024/05/01 10:00``, then the message on the following line(s);
 3. a JSON list of turns ``[{"role": ..., "text": ..., "time": ...}]`` (as a string or a parsed list).
@@ -20,12 +20,13 @@ ROLE_WORDS = {
     "agent": ["客服", "卖家", "商家", "店家", "售后", "小二", "agent", "seller", "support", "staff", "assistant", "service", "rep"],
     "system": ["系统", "system", "bot", "机器人"],
 }
-ACCEPTED = ("lines with a speaker prefix ('客服：…', '顾客:…', '买家：…', 'Customer: …', 'Agent: …'); "
+ACCEPTED = ("lines with a speaker prefix ('客服：…', '顾客:…', '买家：…', 'Customer: …', 'Agent: …', '[Customer] …'); "
             "header lines '买家 2024-05-01 10:00:01' followed by the message; "
             "or a JSON list of {\"role\", \"text\", \"time\"} objects")
 _ROLE_ALT = "|".join(sorted((w for ws in ROLE_WORDS.values() for w in ws), key=len, reverse=True))
 PREFIX_LINE = re.compile(rf"^\s*(?:\[?(?P<time1>\d{{4}}[-/]\d{{1,2}}[-/]\d{{1,2}}[ T]\d{{1,2}}:\d{{2}}(?::\d{{2}})?)\]?\s*)?"
                          rf"(?P<who>(?:{_ROLE_ALT})[^\s:：]{{0,12}})\s*[:：]\s*(?P<text>.*)$", re.I)
+BRACKET_LINE = re.compile(rf"^\s*\[(?P<who>(?:{_ROLE_ALT})[^\]\s:：]{{0,12}})\]\s*[:：]?\s*(?P<text>.*)$", re.I)
 HEADER_LINE = re.compile(rf"^\s*(?P<who>(?:{_ROLE_ALT})[^\s:：]{{0,12}}|[^\s:：]{{1,20}})\s+"
                          r"(?P<time>\d{4}[-/]\d{1,2}[-/]\d{1,2}\s+\d{1,2}:\d{2}(?::\d{2})?)\s*$", re.I)
 
@@ -71,7 +72,10 @@ def parse_chat(log) -> list[Turn]:
         try:
             turns = _from_json(json.loads(log))
         except json.JSONDecodeError as e:
-            raise ChatFormatError(f"looks like JSON but does not parse ({e}). Accepted: {ACCEPTED}") from e
+            try:  # "[Customer] …" lines start with a bracket too
+                turns = _from_lines(log.splitlines())
+            except ChatFormatError:
+                raise ChatFormatError(f"looks like JSON but does not parse ({e}). Accepted: {ACCEPTED}") from e
     elif isinstance(log, str):
         turns = _from_lines(log.splitlines())
     else:
@@ -88,9 +92,9 @@ def _from_lines(lines: list[str]) -> list[Turn]:
     for line in lines:
         if not line.strip():
             continue
-        m = PREFIX_LINE.match(line)
+        m = PREFIX_LINE.match(line) or BRACKET_LINE.match(line)
         if m and role_of(m["who"]):
-            turns.append(Turn(role_of(m["who"]), m["text"].strip(), m["who"], m["time1"]))
+            turns.append(Turn(role_of(m["who"]), m["text"].strip(), m["who"], m.groupdict().get("time1")))
             recognised = True
             continue
         h = HEADER_LINE.match(line)

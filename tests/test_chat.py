@@ -11,6 +11,13 @@ def test_prefixed_lines_zh_and_en():
     assert [t.role for t in turns] == ["customer", "agent", "customer"]
 
 
+def test_bracketed_speakers():
+    turns = parse_chat("[Customer] my order #88812 hasn't arrived\n[Agent] Sorry! The parcel was lost: refunded.\n"
+                       "[Customer] Thanks, that was quick.\n[客服] 还有其他问题吗？")
+    assert [t.role for t in turns] == ["customer", "agent", "customer", "agent"]
+    assert turns[1].text == "Sorry! The parcel was lost: refunded." and turns[0].speaker == "Customer"
+
+
 def test_backend_export_with_header_lines():
     log = "买家 2024-05-01 10:00:01\n衣服有色差，能退吗\n客服小美 2024-05-01 10:01:30\n亲，可以七天无理由退货\n买家 2024-05-01 10:02:00\n好的"
     turns = parse_chat(log)
