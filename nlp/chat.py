@@ -89,6 +89,7 @@ def parse_chat(log) -> list[Turn]:
 def _from_lines(lines: list[str]) -> list[Turn]:
     turns: list[Turn] = []
     recognised = False
+    roles: dict[str, str] = {}  # each speaker keeps the role of their first message
     for line in lines:
         if not line.strip():
             continue
@@ -99,9 +100,10 @@ def _from_lines(lines: list[str]) -> list[Turn]:
             continue
         h = HEADER_LINE.match(line)
         if h:
-            role = role_of(h["who"])
-            if role is None:  # a shop's own agent names ("小美") count as agent only if the customer is named
+            role = role_of(h["who"]) or roles.get(h["who"])
+            if role is None:  # an unnamed role (nickname tb_8823, agent 小美): the first such speaker is the customer
                 role = "agent" if any(t.role == "customer" for t in turns) else "customer"
+            roles[h["who"]] = role
             turns.append(Turn(role, "", h["who"], h["time"]))
             recognised = True
             continue

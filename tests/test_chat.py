@@ -25,6 +25,13 @@ def test_backend_export_with_header_lines():
     assert turns[0].time == "2024-05-01 10:00:01" and turns[1].text == "亲，可以七天无理由退货"
 
 
+def test_header_lines_with_nicknames_keep_each_speakers_role():
+    log = "tb_8823 2026-11-01 10:00:01\n衣服有色差，能退吗\n小美 2026-11-01 10:01:30\n亲，可以七天无理由退货\n" \
+          "tb_8823 2026-11-01 10:02:00\n好的，谢谢"
+    assert [(t.role, t.speaker) for t in parse_chat(log)] == [
+        ("customer", "tb_8823"), ("agent", "小美"), ("customer", "tb_8823")]  # the last had become an agent
+
+
 def test_json_turns():
     turns = parse_chat('[{"role": "user", "text": "app keeps crashing", "time": "10:00"}, {"role": "客服", "text": "请更新版本"}]')
     assert [(t.role, t.time) for t in turns] == [("customer", "10:00"), ("agent", None)]
