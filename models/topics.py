@@ -12,24 +12,35 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from models.paths import voc_home
 from nlp.normalize import normalize_text
-from nlp.tokenize import content_tokens, tokenize
+from nlp.tokenize import LEXICON, content_tokens, tokenize
 
 MIN_TEXTS = 20
+TOPIC_STOPWORDS = LEXICON / "topic_stopwords.txt"
 
 
 class TopicError(ValueError):
     code = "topic_input"
 
 
+@lru_cache(maxsize=1)
+def topic_stopwords() -> frozenset[str]:
+    lines = TOPIC_STOPWORDS.read_text(encoding="utf-8").splitlines()
+    return frozenset(w for line in lines if not line.startswith("#") for w in line.split())
+
+
 def topic_tokens(text: str) -> list[str]:
-    """Vectoriser tokens: content words of 2+ characters (single characters make unreadable labels)."""
-    return [t.lower() for t in content_tokens(tokenize(text)) if len(t) > 1]
+    """Vectoriser tokens: content words of 2+ characters (single characters make unreadable labels), not numbers
+    and not the words of data/lexicon/topic_stopwords.txt (没有, 可以, 觉得: they name no complaint)."""
+    stop = topic_stopwords()
+    words = (t.lower() for t in content_tokens(tokenize(text)))
+    return [t for t in words if len(t) > 1 and not t.isdigit() and t not in stop]
 
 
 def min_topic_size(n_texts: int) -> int:

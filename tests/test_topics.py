@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from models.topics import MIN_TEXTS, TopicError, TopicModel, discover
+from models.topics import MIN_TEXTS, TopicError, TopicModel, discover, topic_tokens
 from tests.topic_corpus import corpus
 
 VOC = str(Path(sys.executable).parent / "voc")
@@ -53,6 +53,10 @@ def test_topics_are_readable_and_follow_the_contract(fitted):
     outliers = sum(1 for a in result.assignments if a == -1) / len(result.assignments)
     assert outliers < 0.15
     assert "note" not in out  # topics were found: nothing to explain
+
+
+def test_label_words_name_things_not_negations_or_numbers():
+    assert topic_tokens("客服没有回复，等了14天，赠品也没有") == ["客服", "回复", "赠品"]  # not 没有 or 14
 
 
 def test_saved_model_assigns_new_texts_stably(fitted, voc_home):
