@@ -32,6 +32,8 @@ def detect_encoding(sample: bytes) -> str:
     """UTF-8 (with or without BOM) when it decodes, else GB18030 (a superset of GBK/GB2312)."""
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": read line by line it would be garbage
+        raise InputError("the file is UTF-16 (Excel's \"Unicode text\"); save it as \"CSV UTF-8\" and score that")
     try:
         sample.decode("utf-8")
         return "utf-8"
@@ -51,14 +53,24 @@ def detect_encoding(sample: bytes) -> str:
 MAX_RECORD_LINES = 200  # a quoted field may span lines; past this the opening line is taken as broken
 
 
-def _parse(chunk: bytes, enc: str):
+DELIMITERS = (",", "\t", ";", "|")
+
+
+def _delimiter(header: str) -> str:
+    """The header line's most frequent separator: comma, tab (exports saved as .csv but tab-separated), semicolon
+    (Excel in many European locales) or bar; comma when none occurs."""
+    counts = [header.count(d) for d in DELIMITERS]
+    return DELIMITERS[counts.index(max(counts))] if max(counts) else ","
+
+
+def _parse(chunk: bytes, enc: str, delimiter: str = ","):
     """Decode and split one CSV record; returns fields or an error string."""
     try:
         text = chunk.decode(enc)
     except UnicodeDecodeError as e:
         return f"cannot decode as {enc}: {e.reason} at byte {e.start}"
     try:
-        rows = list(csv.reader(io.StringIO(text.rstrip("\r"))))
+        rows = list(csv.reader(io.StringIO(text.rstrip("\r")), delimiter=delimiter))
     except csv.Error as e:
         return f"malformed CSV line: {e}"
     if len(rows) != 1:
@@ -70,7 +82,10 @@ def _byte_lines(path: Path) -> tuple[str, Iterator[bytes]]:
     """(encoding, lines without their newline), streamed: memory stays flat for any file size."""
     stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     head = stream.read(1 << 20)
-    enc = detect_encoding(head)
+    try:
+        enc = detect_encoding(head)
+    except InputError as e:
+        raise InputError(f"{path}: {e}") from None
 
     def gen():
         buf = head
@@ -96,6 +111,7 @@ def _iter_csv(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
         return pending.pop(0) if pending else next(source, None)
 
     header: list[str] | None = None
+    delimiter = None
     row_no = 0
     while True:
         first = next_line()
@@ -103,6 +119,8 @@ def _iter_csv(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
             break
         if not first.strip():
             continue
+        if delimiter is None:
+            delimiter = _delimiter(first.decode(enc, "replace"))
         # a record ends where its quotes balance (quoted fields may hold newlines, as in Excel exports);
         # if they never balance into a record of the right width, only the opening line is bad
         taken = [first]
@@ -112,11 +130,11 @@ def _iter_csv(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
                 break
             taken.append(nxt)
         chunk = b"\n".join(taken)
-        fields = _parse(chunk, enc) if not chunk.count(b'"') % 2 else "unbalanced quote (the field is never closed)"
+        fields = _parse(chunk, enc, delimiter) if not chunk.count(b'"') % 2 else "unbalanced quote (the field is never closed)"
         if len(taken) > 1 and not (isinstance(fields, list) and (header is None or len(fields) == len(header))):
             pending[0:0] = taken[1:]  # the multi-line reading failed: blame only the opening line
             chunk = first
-            fields = _parse(chunk, enc) if not chunk.count(b'"') % 2 else "unbalanced quote (the field is never closed)"
+            fields = _parse(chunk, enc, delimiter) if not chunk.count(b'"') % 2 else "unbalanced quote (the field is never closed)"
         if header is None:
             if isinstance(fields, str):
                 raise InputError(f"{path}: cannot read the header line: {fields}")

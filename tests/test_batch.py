@@ -92,6 +92,20 @@ def test_a_run_stopped_by_a_missing_column_keeps_the_last_error_file(tmp_path):
     assert Path(str(out) + ".errors.jsonl").read_text("utf-8") == errors  # what the output's rows were missing
 
 
+def test_tab_and_semicolon_separated_csv_and_a_clear_error_for_utf16(tmp_path):
+    for sep, name in (("\t", "tab.csv"), (";", "semicolon.csv")):  # .csv exports that are not comma-separated
+        src, out = tmp_path / name, tmp_path / f"out_{name}"
+        src.write_text(f"编号{sep}评价内容\n1{sep}质量很好，物流很快\n2{sep}\"太差了{sep} 再也不买\"\n", encoding="utf-8-sig")
+        r = voc("score", src, "-o", out, "--text-col", "评价内容", "-q", "--no-aspects")
+        assert r.returncode == 0, r.stderr
+        df = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
+        assert df["sentiment_label"].tolist() == ["positive", "negative"] and df["评价内容"][1] == f"太差了{sep} 再也不买"
+    src = tmp_path / "unicode.csv"
+    src.write_text("text\n好\n", encoding="utf-16")
+    r = voc("score", src, "-q")
+    assert r.returncode == 2 and "UTF-16" in r.stderr and "CSV UTF-8" in r.stderr
+
+
 def test_stdin_to_stdout_jsonl():
     r = voc("score", "-", "-q", "--no-aspects", stdin='{"text": "非常好"}\n{"text": "很差"}\n')
     assert r.returncode == 0, r.stderr
