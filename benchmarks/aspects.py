@@ -4,7 +4,7 @@
 
 FILE: aspects_eval.jsonl (default: 327 e-commerce reviews), aspects_eval_services.jsonl (50
 food-delivery, restaurant and hotel reviews: the taxonomy's service examples were chosen on it) or
-aspects_eval_services_heldout.jsonl (30 more, written before those examples and only measured).
+aspects_eval_services_heldout.jsonl (30 more, written before those examples; none became an example).
 
 Prints per-aspect precision/recall/F1, micro-F1, and polarity accuracy on the
 aspects found correctly; plus the share of predicted evidence spans that are
