@@ -33,6 +33,8 @@ def aspects(analyzer, text):
     ("收到货了，还没用", {}),                                             # arrival without an opinion
     ("Breakfast was decent", {"product_quality": "positive"}),          # had platform and packaging too
     ("the portions were generous", {"product_quality": "positive"}),    # had after_sales and packaging
+    ("good", {}), ("nice", {}),                                          # a bare verdict names no touchpoint
+    ("质量不错", {"product_quality": "positive"}),                        # (good had been price, nice packaging)
 ])                                                                       # (had description_match)
 def test_implicit_mixed_and_no_opinion(analyzer, text, expected):
     assert aspects(analyzer, text) == expected

@@ -200,6 +200,7 @@ def test_platform_placeholders_for_missing_reviews(text, placeholder):
     ("气死了😡", True), ("太开心了！", True), ("真是无语了", True), ("I'm so disappointed", True), ("WOW!!", True),
     ("快递太慢了", False), ("每个都用气泡膜包好了", False),  # 气 alone is a feeling, 气泡膜 is not
     ("质量太差了气死了", False), ("love it", False), ("madness", False), ("啊啊啊", False), ("", False),
+    ("很好", True), ("不错！", True), ("not good", True), ("质量很好", False), ("It works great", False),  # verdicts
 ])
 def test_bare_emotion_clauses(text, bare):
     from nlp.document import is_bare_emotion
