@@ -9,6 +9,7 @@ is `MAX_TEXT_CHARS`, past which input is refused rather than cut.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -196,6 +197,12 @@ def is_bare_emotion(text: str) -> bool:
     return bool(words) and len(words) <= 30 and _bare_emotion_pattern().fullmatch(words) is not None
 
 
+def _carries_content(ch: str) -> bool:
+    """A letter, digit, CJK character, emoji or symbol (★): anything but punctuation, spaces and controls. "？" and
+    "。。。" alone are as empty as "?"; before, full-width punctuation passed as content and was scored."""
+    return ch.isalnum() or (not ch.isascii() and unicodedata.category(ch)[0] not in "PZC")
+
+
 def build_document(raw, id: str | None = None, spans: bool = False) -> Document:
     """`spans`: the caller will use clauses or evidence spans (see `normalize`)."""
     if raw is None:
@@ -212,7 +219,7 @@ def build_document(raw, id: str | None = None, spans: bool = False) -> Document:
     if not raw.strip():
         raise EmptyTextError("text is empty")
     norm = normalize(raw, offsets=spans)
-    if not norm.text or not any(ch.isalnum() or not ch.isascii() for ch in norm.text):
+    if not norm.text or not any(map(_carries_content, norm.text)):
         raise EmptyTextError("text is empty after normalisation (only markup, punctuation or control characters)")
     lang = detect_lang(norm.text)
     if lang == "mixed" and detect_lang(norm.display) == "en":

@@ -138,6 +138,7 @@ def test_stopwords_removed_negations_kept():
 @pytest.mark.parametrize("bad, error", [
     ("", EmptyTextError), ("   \n\t ", EmptyTextError), (None, EmptyTextError),
     ("<br/><p></p>", EmptyTextError), ("\x00\x01\x02", EmptyTextError), (123, TextError),
+    ("。。。", EmptyTextError), ("？！", EmptyTextError), ("\u3000…", EmptyTextError),  # full-width punctuation only
     (b"\xd6\xd0\xce\xc4", TextError),  # GBK bytes are not UTF-8: a clear error, not mojibake
 ])
 def test_bad_input_fails_with_typed_errors(bad, error):
