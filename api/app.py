@@ -45,6 +45,8 @@ class Item(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str | None = Field(None, max_length=200)
     text: str
+    time: str | None = Field(None, description="when the customer wrote it, ISO 8601 (2026-11-01, 2026-11-01T09:30:00+08:00; "
+                                                    "no offset: VOC_TZ); /v1/stats counts by it (default: now)")
 
 
 class ChatTurnIn(BaseModel):
@@ -57,14 +59,15 @@ class ChatTurnIn(BaseModel):
 class AnalyzeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"text": "物流很快，但是衣服有色差，客服也不回消息"},
-        {"items": [{"id": "a", "text": "Great value, arrived two days early."},
-                   {"id": "b", "text": "質量太差了，用了兩天就壞了"}]},
+        {"items": [{"id": "a", "text": "Great value, arrived two days early.", "time": "2026-11-01"},
+                   {"id": "b", "text": "質量太差了，用了兩天就壞了", "time": "2026-11-02T21:15:00+08:00"}]},
         {"chat": [{"role": "customer", "text": "我的快递三天了还没到"},
                   {"role": "agent", "text": "亲，帮您催一下"},
                   {"role": "customer", "text": "好的，谢谢，已经收到了"}]},
     ]})
     text: str | None = Field(None, description="one review")
     id: str | None = Field(None, max_length=200, description="caller's id for `text`")
+    time: str | None = Field(None, description="when `text` or `chat` was written, as for items")
     items: list[Item] | None = Field(None, description="a batch of reviews (at most 256)")
     chat: Union[str, list[ChatTurnIn], None] = Field(None, description="a chat log: transcript text or a list of turns")
 
@@ -359,9 +362,9 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
             body["error"] = state["error"]
         return JSONResponse(body, status_code=200 if a is not None else 503)
 
-    def remember(results: list):
+    def remember(results: list, reviewed: list | None = None):
         if state["store"] is not None and results:
-            fut = db_writer.submit(state["store"].save, results)
+            fut = db_writer.submit(state["store"].save, results, None, reviewed)
             fut.add_done_callback(lambda f: f.exception() and log.error("storing results failed: %s", f.exception()))
 
     def json_results(results: list[Analysis]) -> Response:
@@ -375,16 +378,31 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
         if not text.strip():
             raise ApiError(422, "empty_text", f"{where} is empty")
 
+    def review_times(values: list[str | None], where: list[str]) -> list[dt.datetime | None]:
+        """Each item's `time`, checked before any scoring: a bad one is the caller's error, not a lost trend point."""
+        from api.store import parse_time
+
+        out = []
+        for value, name in zip(values, where):
+            try:
+                out.append(parse_time(value, settings.tz) if value is not None else None)
+            except ValueError as e:
+                raise ApiError(422, "invalid_time", f"{name}: {e}")
+        return out
+
     @v1.post("/analyze", response_model=AnalyzeResponse, response_model_exclude_none=True, tags=["analysis"],
               responses={413: {"description": "text, batch or body over its limit"}, 422: {"description": "invalid input"}})
     async def analyze(req: AnalyzeRequest):
         given = [k for k in ("text", "items", "chat") if getattr(req, k) is not None]
         if len(given) != 1:
             raise ApiError(422, "invalid_request", "send exactly one of `text`, `items` or `chat`")
+        if req.items is not None and req.time is not None:
+            raise ApiError(422, "invalid_request", "`time` goes on each item of `items`")
         analyzer = ready_analyzer()
         if req.chat is not None:
             from nlp.document import TextError
 
+            reviewed = review_times([req.time], ["time"])
             log_in = req.chat if isinstance(req.chat, str) else [t.model_dump() for t in req.chat]
             total = len(log_in) if isinstance(log_in, str) else sum(len(t["text"]) for t in log_in)
             if total > settings.max_text_chars * 4:
@@ -394,11 +412,12 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
                 res = await loop.run_in_executor(executor, analyzer.analyze_chat, log_in, req.id or "0")
             except TextError as e:
                 raise ApiError(422, e.code, str(e))
-            remember([res])
+            remember([res], reviewed)
             return json_results([res])
         if req.text is not None:
             pairs = [(req.id or "0", req.text)]
             _check_text(req.text, "text")
+            reviewed = review_times([req.time], ["time"])
         else:
             if len(req.items) > settings.max_items:
                 raise ApiError(413, "too_many_items", f"{len(req.items)} items; the limit is {settings.max_items} per request")
@@ -407,35 +426,40 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
             pairs = [(it.id if it.id is not None else str(i), it.text) for i, it in enumerate(req.items)]
             for i, (_, text) in enumerate(pairs):
                 _check_text(text, f"items[{i}].text")
+            reviewed = review_times([it.time for it in req.items], [f"items[{i}].time" for i in range(len(req.items))])
         if settings.debug_log_text:  # opt-in only: reviews carry personal data
             log.info("analyze texts: %s", [t[:200] for _, t in pairs])
         results = await state["batcher"].submit(pairs)
         bad = [r for r in results if isinstance(r, ItemError)]
         if bad:
             raise ApiError(422, bad[0].error.code, f"item {bad[0].id!r}: {bad[0].error.message}")
-        remember(results)
+        remember(results, reviewed)
         return json_results(results)
 
     @v1.get("/stats", tags=["analysis"])
-    async def stats(by: str = "day", from_: str | None = Query(None, alias="from"), to: str | None = None):
-        """Counts and sentiment shares over stored items, by day, aspect, topic, label or lang; from/to are ISO dates."""
-        from api.store import BY
+    async def stats(by: str = "day", from_: str | None = Query(None, alias="from"), to: str | None = None,
+                    tz: str | None = Query(None, description="time zone of the days and of from/to without an offset: "
+                                                             "+08:00 or Asia/Shanghai (default VOC_TZ, else UTC)")):
+        """Counts and sentiment shares over stored items, by day, aspect, topic, label or lang. Items count at their
+        review time (`time` when they were sent, else when they were analysed); from/to are ISO dates or times."""
+        from api.store import BY, parse_time, parse_tz
 
         if state["store"] is None:
             raise ApiError(409, "storage_disabled", "this server does not store analyses (VOC_STORE=0)")
         if by not in BY:
             raise ApiError(422, "invalid_request", f"by must be one of {', '.join(BY)}")
+        try:
+            zone = parse_tz(tz) if tz is not None else settings.tz
+        except ValueError as e:
+            raise ApiError(422, "invalid_request", f"tz: {e}")
         def parse(value, name):
-            if value is None:
-                return None
             try:
-                t = dt.datetime.fromisoformat(value)
-            except ValueError:
-                raise ApiError(422, "invalid_request", f"{name} must be an ISO date or time, e.g. 2026-11-01")
-            return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+                return parse_time(value, zone) if value is not None else None
+            except ValueError as e:
+                raise ApiError(422, "invalid_request", f"{name}: {e}")
         start, end = parse(from_, "from"), parse(to, "to")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(db_writer, state["store"].stats, start, end, by)
+        return await loop.run_in_executor(db_writer, state["store"].stats, start, end, by, zone)
 
     @v1.post("/topics", tags=["analysis"], responses={413: {"description": "too many or too long texts"}})
     async def topics(req: TopicsRequest):

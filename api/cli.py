@@ -254,7 +254,10 @@ def cmd_serve(args) -> int:
     from api.app import create_app
     from api.settings import Settings
 
-    settings = Settings.from_env(model=args.model, mode=args.mode, aspects=False if args.no_aspects else None)
+    try:
+        settings = Settings.from_env(model=args.model, mode=args.mode, aspects=False if args.no_aspects else None)
+    except ValueError as e:  # a bad VOC_* value: say which, without a traceback
+        return _err(str(e))
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

@@ -1,8 +1,9 @@
 """Service settings, from the environment (12-factor) with command-line overrides."""
 from __future__ import annotations
 
+import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def _list(value: str | None) -> list[str]:
@@ -16,6 +17,15 @@ def _count(env, name: str) -> int | None:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"{name}={value!r}: use a whole number of at least 1")
     return int(value)
+
+
+def _tz(value: str | None) -> dt.tzinfo:
+    from api.store import parse_tz
+
+    try:
+        return parse_tz(value)
+    except ValueError as e:
+        raise ValueError(f"VOC_TZ: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,8 @@ class Settings:
     debug_log_text: bool = False  # VOC_DEBUG_LOG_TEXT=1 lets review text into logs (it holds personal data)
     store: bool = True  # VOC_STORE=0: do not keep analysed items (then /v1/stats has nothing to count)
     db_url: str | None = None  # VOC_DB_URL; default sqlite:///$VOC_HOME/voc.db
+    # VOC_TZ: how review times without an offset are read, and whose calendar days /v1/stats counts by
+    tz: dt.tzinfo = field(default=dt.timezone.utc)
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -54,6 +66,7 @@ class Settings:
             store=env.get("VOC_STORE", "1") not in ("0", "false", "no"),
             db_url=env.get("VOC_DB_URL") or None,
             batches_in_flight=_count(env, "VOC_BATCHES_IN_FLIGHT"),
+            tz=_tz(env.get("VOC_TZ")),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

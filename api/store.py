@@ -2,7 +2,8 @@
 
 VOC_DB_URL picks the database (default: sqlite:///$VOC_HOME/voc.db); the schema is
 created and upgraded by Alembic migrations (api/migrations) at start-up. Only the
-masked text is stored, and only when VOC_STORE_TEXT is not 0.
+masked text is stored, and only when VOC_STORE_TEXT is not 0. Items count at their
+review time; /v1/stats is aggregated by the database (SQLite and PostgreSQL).
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ analyses = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("item_id", sa.String(200), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    # when the customer wrote it (the request's `time`), else when it was analysed: what /v1/stats counts by
+    sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("lang", sa.String(8), nullable=False),
     sa.Column("label", sa.String(16), nullable=False),
     sa.Column("score", sa.Float, nullable=False),
@@ -31,7 +34,50 @@ analyses = sa.Table(
     sa.Column("model", sa.String(120), nullable=False),
     sa.Column("text", sa.Text, nullable=True),
 )
+# one row per aspect of an analysis, so that counting by aspect is a GROUP BY (the JSON column cannot be grouped
+# the same way in SQLite and PostgreSQL)
+analysis_aspects = sa.Table(
+    "analysis_aspects", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("analysis_id", sa.Integer, sa.ForeignKey("analyses.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("aspect", sa.String(64), nullable=False),
+    sa.Column("label", sa.String(16), nullable=False),
+)
 BY = ("day", "aspect", "topic", "label", "lang")
+BUCKET_SECONDS = 900  # days are counted from 15-minute buckets: every UTC offset in use is a multiple of 15 minutes
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def parse_tz(value: str | None) -> dt.tzinfo:
+    """A time zone from "UTC", "Z", a fixed offset ("+08:00", "-0530") or an IANA name ("Asia/Shanghai")."""
+    value = (value or "").strip() or "UTC"
+    if value.upper() in ("UTC", "Z"):
+        return dt.timezone.utc
+    if value.startswith(("+", "-")):
+        try:
+            offset = dt.datetime.strptime(value[1:].replace(":", ""), "%H%M")
+        except ValueError:
+            raise ValueError(f"time zone {value!r}: write an offset as +08:00 or a name as Asia/Shanghai") from None
+        delta = dt.timedelta(hours=offset.hour, minutes=offset.minute)
+        return dt.timezone(delta if value[0] == "+" else -delta)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name such as "America" is a folder
+        raise ValueError(f"unknown time zone {value!r}: use an offset (+08:00) or a name (Asia/Shanghai)") from None
+
+
+def parse_time(value: str, tz: dt.tzinfo) -> dt.datetime:
+    """An ISO 8601 date or time as an aware UTC datetime; a time without an offset is read in `tz`."""
+    try:
+        t = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 date or time (e.g. 2026-11-01 or 2026-11-01T09:30:00+08:00)") from None
+    try:
+        return (t if t.tzinfo else t.replace(tzinfo=tz)).astimezone(dt.timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+08:00 is before year 1 in UTC
+        raise ValueError(f"{value!r} is out of range") from None
 
 
 def default_url() -> str:
@@ -56,46 +102,65 @@ class Store:
         migrate(self.url)
         self.engine = sa.create_engine(self.url, pool_pre_ping=True)
 
-    def save(self, results: list[Analysis], when: dt.datetime | None = None) -> int:
-        when = when or dt.datetime.now(dt.timezone.utc)
-        rows = [{"item_id": r.id, "created_at": when, "lang": r.lang, "label": r.sentiment.label,
+    def save(self, results: list[Analysis], when: dt.datetime | None = None,
+             reviewed: list[dt.datetime | None] | None = None) -> int:
+        """Store analyses made at `when` (now); `reviewed` gives each one's review time where the caller knew it."""
+        when = (when or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+        reviewed = reviewed or [None] * len(results)
+        # SQLite keeps no offset: every stored time is UTC
+        rows = [{"item_id": r.id, "created_at": when, "reviewed_at": t.astimezone(dt.timezone.utc) if t else when,
+                 "lang": r.lang, "label": r.sentiment.label,
                  "score": r.sentiment.score, "confidence": r.sentiment.confidence,
                  "aspects": [{"aspect": a.aspect, "label": a.label} for a in r.aspects],
                  "topic_id": r.topic.id if r.topic else None, "model": r.model,
-                 "text": r.text if self.store_text else None} for r in results]
+                 "text": r.text if self.store_text else None} for r, t in zip(results, reviewed)]
         if rows:
             with self.engine.begin() as con:
-                con.execute(analyses.insert(), rows)
+                ids = con.execute(analyses.insert().returning(analyses.c.id, sort_by_parameter_order=True), rows).scalars().all()
+                found = [{"analysis_id": i, "aspect": a.aspect, "label": a.label} for i, r in zip(ids, results) for a in r.aspects]
+                if found:
+                    con.execute(analysis_aspects.insert(), found)
         return len(rows)
 
-    def stats(self, start: dt.datetime | None = None, end: dt.datetime | None = None, by: str = "day") -> dict:
-        """Counts, sentiment shares and mean score per group over stored items in [start, end)."""
+    def _bucket(self):
+        """The SQL expression for reviewed_at's 15-minute bucket (seconds since 1970 // BUCKET_SECONDS)."""
+        col = analyses.c.reviewed_at
+        if self.engine.dialect.name == "sqlite":
+            return sa.cast(sa.func.strftime("%s", col), sa.Integer) / BUCKET_SECONDS
+        return sa.func.floor(sa.extract("epoch", col) / BUCKET_SECONDS)
+
+    def stats(self, start: dt.datetime | None = None, end: dt.datetime | None = None, by: str = "day",
+              tz: dt.tzinfo = dt.timezone.utc) -> dict:
+        """Counts, sentiment shares and mean score per group over stored items reviewed in [start, end); days are
+        calendar days in `tz`. Aggregated by the database (GROUP BY), so the cost does not grow with what is sent back."""
         if by not in BY:
             raise ValueError(f"by must be one of {', '.join(BY)}")
-        q = sa.select(analyses.c.created_at, analyses.c.label, analyses.c.score, analyses.c.aspects,
-                      analyses.c.topic_id, analyses.c.lang)
+        window = []
         if start:
-            q = q.where(analyses.c.created_at >= start)
+            window.append(analyses.c.reviewed_at >= start)
         if end:
-            q = q.where(analyses.c.created_at < end)
+            window.append(analyses.c.reviewed_at < end)
+        label, n = analyses.c.label, sa.func.count()
+        if by == "aspect":  # an item counts once per aspect it mentions, with that aspect's polarity
+            key, label = analysis_aspects.c.aspect, analysis_aspects.c.label
+            q = sa.select(key, label, n).select_from(analysis_aspects.join(analyses))
+        else:
+            key = {"day": self._bucket(), "topic": analyses.c.topic_id, "label": label, "lang": analyses.c.lang}[by]
+            q = sa.select(key, label, n, sa.func.sum(analyses.c.score))
         groups: dict = defaultdict(lambda: {"count": 0, "positive": 0, "neutral": 0, "negative": 0, "score_sum": 0.0})
-        total = 0
         with self.engine.connect() as con:
-            for row in con.execute(q):
-                total += 1
-                if by == "aspect":  # an item counts once per aspect it mentions, with that aspect's polarity
-                    keys = [(a["aspect"], a["label"], 1.0 if a["label"] == "positive" else -1.0) for a in row.aspects]
-                else:
-                    key = {"day": lambda: row.created_at.date().isoformat(), "topic": lambda: row.topic_id,
-                           "label": lambda: row.label, "lang": lambda: row.lang}[by]()
-                    keys = [(key, row.label, row.score)]
-                for key, label, score in keys:
-                    g = groups[key]
-                    g["count"] += 1; g[label] += 1; g["score_sum"] += score
+            total = con.execute(sa.select(sa.func.count()).select_from(analyses).where(*window)).scalar()
+            for row in con.execute(q.where(*window).group_by(key, label)):
+                k, lab, count = row[0], row[1], row[2]
+                if by == "day":
+                    k = (EPOCH + dt.timedelta(seconds=int(k) * BUCKET_SECONDS)).astimezone(tz).date().isoformat()
+                g = groups[k]
+                g["count"] += count; g[lab] += count
+                g["score_sum"] += float(row[3]) if by != "aspect" else count * (1.0 if lab == "positive" else -1.0)
         out = []
         for key, g in sorted(groups.items(), key=lambda kv: (kv[0] is None, str(kv[0]))):
             n = g["count"]
             out.append({"key": key, "count": n, "mean_score": round(g["score_sum"] / n, 4),
                         "share": {lab: round(g[lab] / n, 4) for lab in ("positive", "neutral", "negative")}})
         return {"by": by, "from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
-                "items": total, "groups": out}
+                "tz": str(tz), "items": total, "groups": out}

@@ -216,6 +216,28 @@ def test_results_are_stored_and_counted(server):
     assert future["items"] == 0
     assert httpx.get(base + "/v1/stats", params={"by": "shop"}).status_code == 422
     assert httpx.get(base + "/v1/stats", params={"from": "yesterday"}).status_code == 422
+    assert httpx.get(base + "/v1/stats", params={"tz": "Mars/Base"}).json()["error"]["code"] == "invalid_request"
+
+
+def test_review_times_place_items_on_their_days(server):
+    """Reviews sent later (a nightly sync, a backfill) count on the day they were written, in the asked time zone."""
+    base, _ = server
+    items = [{"id": "t1", "text": "物流太慢了，等了一个星期", "time": "2021-03-01T23:30:00Z"},  # 07:30 on 03-02 in Beijing
+             {"id": "t2", "text": "质量很好，很满意", "time": "2021-03-02"}]
+    assert httpx.post(base + "/v1/analyze", json={"items": items}).status_code == 200
+    assert httpx.post(base + "/v1/analyze", json={"text": "包装破了", "time": "2021-03-03 10:00"}).status_code == 200
+    window = {"from": "2021-03-01", "to": "2021-03-04"}
+    for _ in range(50):  # results are stored off the request path
+        utc = httpx.get(base + "/v1/stats", params={"by": "day", **window}).json()
+        if utc["items"] == 3:
+            break
+        time.sleep(0.1)
+    assert [(g["key"], g["count"]) for g in utc["groups"]] == [("2021-03-01", 1), ("2021-03-02", 1), ("2021-03-03", 1)]
+    beijing = httpx.get(base + "/v1/stats", params={"by": "day", "tz": "+08:00", **window}).json()
+    assert beijing["tz"] == "UTC+08:00" and [(g["key"], g["count"]) for g in beijing["groups"]][0] == ("2021-03-02", 2)
+    bad = httpx.post(base + "/v1/analyze", json={"items": [{"text": "好"}, {"text": "好", "time": "last week"}]})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_time" and "items[1].time" in bad.json()["error"]["message"]
+    assert httpx.post(base + "/v1/analyze", json={"items": [{"text": "好"}], "time": "2021-03-01"}).status_code == 422
 
 
 def test_topics_endpoint(server):
@@ -284,6 +306,18 @@ def test_batches_in_flight_follow_the_mode(monkeypatch):
     monkeypatch.setenv("VOC_BATCHES_IN_FLIGHT", "two")
     with pytest.raises(ValueError, match="VOC_BATCHES_IN_FLIGHT"):
         Settings.from_env()
+
+
+def test_a_bad_setting_stops_voc_serve_with_a_message(monkeypatch, capsys):
+    from api.cli import main
+
+    monkeypatch.setenv("VOC_TZ", "Beijing")
+    assert main(["serve", "--port", "1"]) == 2
+    assert "VOC_TZ: unknown time zone 'Beijing'" in capsys.readouterr().err
+    monkeypatch.setenv("VOC_TZ", "+08:00")
+    from api.settings import Settings
+
+    assert Settings.from_env().tz.utcoffset(None).total_seconds() == 8 * 3600
 
 
 def test_a_bug_answers_500_with_the_request_id():

@@ -1,0 +1,42 @@
+"""review time and an aspects table, so that /v1/stats aggregates in SQL
+
+`reviewed_at`: when the customer wrote the review (the request's `time`), else when it was analysed;
+existing rows get their `created_at`. `analysis_aspects`: one row per aspect of an analysis, filled from
+the JSON column for existing rows (the JSON stays: it is what an item returns).
+
+Revision ID: 0002
+Revises: 0001
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+
+
+def upgrade():
+    op.add_column("analyses", sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE analyses SET reviewed_at = created_at")
+    with op.batch_alter_table("analyses") as batch:  # SQLite cannot ALTER COLUMN: batch mode copies the table
+        batch.alter_column("reviewed_at", existing_type=sa.DateTime(timezone=True), nullable=False)
+    op.create_index("ix_analyses_reviewed_at", "analyses", ["reviewed_at"])
+    aspects = op.create_table(
+        "analysis_aspects",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("analysis_id", sa.Integer, sa.ForeignKey("analyses.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("aspect", sa.String(64), nullable=False),
+        sa.Column("label", sa.String(16), nullable=False),
+    )
+    op.create_index("ix_analysis_aspects_analysis_id", "analysis_aspects", ["analysis_id"])
+    con = op.get_bind()
+    old = sa.table("analyses", sa.column("id", sa.Integer), sa.column("aspects", sa.JSON))  # typed: JSON is decoded
+    values = [{"analysis_id": rid, "aspect": a["aspect"], "label": a["label"]}
+              for rid, found in con.execute(sa.select(old.c.id, old.c.aspects)) for a in found or []]
+    if values:
+        op.bulk_insert(aspects, values)
+
+
+def downgrade():
+    op.drop_table("analysis_aspects")
+    op.drop_index("ix_analyses_reviewed_at", "analyses")
+    op.drop_column("analyses", "reviewed_at")
