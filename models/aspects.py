@@ -45,6 +45,7 @@ TOP_K = 2
 # example's leave-one-out top-k similarity to its own aspect. For e5 that gives 0.861 (0.86 was chosen by
 # hand before); fast mode's static vectors spread similarities lower (0.54): a fixed 0.8 cut its recall to 0.2.
 THRESHOLD_PERCENTILE = 5
+AMBIGUOUS = 3  # this many aspects tied for a clause: keep only the best (see AspectModel.assign)
 
 
 @dataclass
@@ -147,6 +148,11 @@ class AspectModel:
         per, none = self._scores(sims)
         # an aspect must beat the threshold, the none examples by a margin, and be within `tie` of the best
         ok = (per >= self.threshold) & (per >= none[:, None] + self.margin) & (per >= per.max(1, keepdims=True) - self.tie)
+        # a clause as close to three or more aspects as to the best names none of them clearly (e5 found "Not worth
+        # the money" about as similar to platform, product_quality, description_match, price and payment): only the
+        # best stays. Two tied aspects stay both (色差太严重了 is product quality and description match).
+        flat = ok.sum(1) >= AMBIGUOUS
+        ok[flat] &= per[flat] == per[flat].max(1, keepdims=True)
         out: list[list[tuple[int, float, float]]] = [[] for _ in clause_texts]
         for k, i in zip(*np.nonzero(ok)):  # vectorised above: in bulk scoring most clauses match nothing
             cols = self._polar_cols[i]

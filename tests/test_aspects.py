@@ -33,7 +33,7 @@ def aspects(analyzer, text):
     ("收到货了，还没用", {}),                                             # arrival without an opinion
     ("Breakfast was decent", {"product_quality": "positive"}),          # had platform and packaging too
     ("the portions were generous", {"product_quality": "positive"}),    # had after_sales and packaging
-    ("good", {}), ("nice", {}),                                          # a bare verdict names no touchpoint
+    ("good", {}), ("nice", {}), ("还可以", {}), ("一般般", {}),           # a bare verdict names no touchpoint
     ("质量不错", {"product_quality": "positive"}),                        # (good had been price, nice packaging)
 ])                                                                       # (had description_match)
 def test_implicit_mixed_and_no_opinion(analyzer, text, expected):
@@ -92,3 +92,22 @@ def test_fast_mode_aspects(tmp_path):
     results = fast.analyze(list(zip(cases, cases)))
     right = sum(cases[r.id] in {(a.aspect, a.label) for a in r.aspects} for r in results)
     assert right >= 5, [(r.id, r.aspects) for r in results]
+
+
+def test_a_clause_tied_with_three_aspects_keeps_only_the_best():
+    """e5 found "Not worth the money" about as close to five aspects; such a flat profile names none clearly, so only
+    the best stays. Two tied aspects both stay (色差太严重了: quality and description match)."""
+    import numpy as np
+
+    from models.aspects import AspectDef, AspectModel
+
+    basis = np.eye(8, dtype=np.float32)
+    vectors = {f"{k}{j}": basis[i] for i, k in enumerate("abcd") for j in range(3)}
+    vectors["nothing"] = basis[7]
+    vectors["flat"] = basis[0] + 0.99 * basis[1] + 0.985 * basis[2]
+    vectors["pair"] = basis[0] + 0.995 * basis[1]
+    vectors["clear"] = basis[3]
+    aspects = [AspectDef(k, k, "", [f"{k}0", f"{k}1"], [f"{k}2"]) for k in "abcd"]
+    model = AspectModel(aspects, ["nothing"], lambda texts: np.stack([vectors[t] for t in texts]), None, threshold=0.5)
+    found = model.assign(model.embed(["flat", "pair", "clear"]), ["flat", "pair", "clear"], ["flat", "pair", "clear"])
+    assert [[aspects[i].key for i, _, _ in hits] for hits in found] == [["a"], ["a", "b"], ["d"]]
