@@ -28,12 +28,22 @@ def upgrade():
         sa.Column("label", sa.String(16), nullable=False),
     )
     op.create_index("ix_analysis_aspects_analysis_id", "analysis_aspects", ["analysis_id"])
-    con = op.get_bind()
-    old = sa.table("analyses", sa.column("id", sa.Integer), sa.column("aspects", sa.JSON))  # typed: JSON is decoded
-    values = [{"analysis_id": rid, "aspect": a["aspect"], "label": a["label"]}
-              for rid, found in con.execute(sa.select(old.c.id, old.c.aspects)) for a in found or []]
-    if values:
-        op.bulk_insert(aspects, values)
+    # filled by the database itself: a server upgraded with millions of stored rows must not read them into Python
+    json_rows = {"sqlite": "json_each(analyses.aspects) AS j",
+                 "postgresql": "json_array_elements(analyses.aspects) AS j"}
+    field = {"sqlite": "json_extract(j.value, '$.{}')", "postgresql": "j ->> '{}'"}
+    dialect = op.get_bind().dialect.name
+    if dialect in json_rows:
+        op.execute(f"INSERT INTO analysis_aspects (analysis_id, aspect, label) "
+                   f"SELECT analyses.id, {field[dialect].format('aspect')}, {field[dialect].format('label')} "
+                   f"FROM analyses, {json_rows[dialect]}")
+    else:  # another database: row by row in Python
+        old = sa.table("analyses", sa.column("id", sa.Integer), sa.column("aspects", sa.JSON))  # typed: JSON decoded
+        con = op.get_bind()
+        values = [{"analysis_id": rid, "aspect": a["aspect"], "label": a["label"]}
+                  for rid, found in con.execute(sa.select(old.c.id, old.c.aspects)) for a in found or []]
+        if values:
+            op.bulk_insert(aspects, values)
 
 
 def downgrade():
