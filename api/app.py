@@ -440,14 +440,16 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     async def stats(by: str = "day", from_: str | None = Query(None, alias="from"), to: str | None = None,
                     tz: str | None = Query(None, description="time zone of the days and of from/to without an offset: "
                                                              "+08:00 or Asia/Shanghai (default VOC_TZ, else UTC)")):
-        """Counts and sentiment shares over stored items, by day, aspect, topic, label or lang. Items count at their
-        review time (`time` when they were sent, else when they were analysed); from/to are ISO dates or times."""
-        from api.store import BY, parse_time, parse_tz
+        """Counts and sentiment shares over stored items, by day, aspect, topic, label or lang, or by two of them
+        (`by=day,aspect`: each touchpoint's trend). Items count at their review time (`time` when they were sent, else when they were analysed); from/to are ISO dates or times."""
+        from api.store import groupings, parse_time, parse_tz
 
         if state["store"] is None:
             raise ApiError(409, "storage_disabled", "this server does not store analyses (VOC_STORE=0)")
-        if by not in BY:
-            raise ApiError(422, "invalid_request", f"by must be one of {', '.join(BY)}")
+        try:
+            groupings(by)
+        except ValueError as e:
+            raise ApiError(422, "invalid_request", str(e))
         try:
             zone = parse_tz(tz) if tz is not None else settings.tz
         except ValueError as e:

@@ -48,6 +48,14 @@ BUCKET_SECONDS = 900  # days are counted from 15-minute buckets: every UTC offse
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
+def groupings(by: str) -> list[str]:
+    """`by` of /v1/stats as a list of one or two groupings ("day", "day,aspect")."""
+    dims = [d.strip() for d in by.split(",")]
+    if not 1 <= len(dims) <= 2 or len(set(dims)) != len(dims) or any(d not in BY for d in dims):
+        raise ValueError(f"by must be one of {', '.join(BY)}, or two of them joined by a comma (day,aspect)")
+    return dims
+
+
 def parse_tz(value: str | None) -> dt.tzinfo:
     """A time zone from "UTC", "Z", a fixed offset ("+08:00", "-0530") or an IANA name ("Asia/Shanghai")."""
     value = (value or "").strip() or "UTC"
@@ -132,35 +140,38 @@ class Store:
     def stats(self, start: dt.datetime | None = None, end: dt.datetime | None = None, by: str = "day",
               tz: dt.tzinfo = dt.timezone.utc) -> dict:
         """Counts, sentiment shares and mean score per group over stored items reviewed in [start, end); days are
-        calendar days in `tz`. Aggregated by the database (GROUP BY), so the cost does not grow with what is sent back."""
-        if by not in BY:
-            raise ValueError(f"by must be one of {', '.join(BY)}")
+        calendar days in `tz`. `by` names one grouping, or two joined by a comma ("day,aspect": each touchpoint's
+        trend); a group's key is then a [first, second] pair. Aggregated by the database (GROUP BY), so the cost
+        does not grow with what is sent back."""
+        dims = groupings(by)
         window = []
         if start:
             window.append(analyses.c.reviewed_at >= start)
         if end:
             window.append(analyses.c.reviewed_at < end)
-        label, n = analyses.c.label, sa.func.count()
-        if by == "aspect":  # an item counts once per aspect it mentions, with that aspect's polarity
-            key, label = analysis_aspects.c.aspect, analysis_aspects.c.label
-            q = sa.select(key, label, n).select_from(analysis_aspects.join(analyses))
+        columns = {"day": self._bucket(), "topic": analyses.c.topic_id, "label": analyses.c.label,
+                   "lang": analyses.c.lang, "aspect": analysis_aspects.c.aspect}
+        keys = [columns[d] for d in dims]
+        if "aspect" in dims:  # an item counts once per aspect it mentions, with that aspect's polarity
+            label = analysis_aspects.c.label
+            q = sa.select(*keys, label, sa.func.count()).select_from(analysis_aspects.join(analyses))
         else:
-            key = {"day": self._bucket(), "topic": analyses.c.topic_id, "label": label, "lang": analyses.c.lang}[by]
-            q = sa.select(key, label, n, sa.func.sum(analyses.c.score))
+            label = analyses.c.label
+            q = sa.select(*keys, label, sa.func.count(), sa.func.sum(analyses.c.score))
         groups: dict = defaultdict(lambda: {"count": 0, "positive": 0, "neutral": 0, "negative": 0, "score_sum": 0.0})
         with self.engine.connect() as con:
             total = con.execute(sa.select(sa.func.count()).select_from(analyses).where(*window)).scalar()
-            for row in con.execute(q.where(*window).group_by(key, label)):
-                k, lab, count = row[0], row[1], row[2]
-                if by == "day":
-                    k = (EPOCH + dt.timedelta(seconds=int(k) * BUCKET_SECONDS)).astimezone(tz).date().isoformat()
-                g = groups[k]
+            for row in con.execute(q.where(*window).group_by(*keys, label)):
+                key = tuple((EPOCH + dt.timedelta(seconds=int(v) * BUCKET_SECONDS)).astimezone(tz).date().isoformat()
+                            if d == "day" else v for d, v in zip(dims, row))
+                lab, count = row[len(dims)], row[len(dims) + 1]
+                g = groups[key]
                 g["count"] += count; g[lab] += count
-                g["score_sum"] += float(row[3]) if by != "aspect" else count * (1.0 if lab == "positive" else -1.0)
+                g["score_sum"] += count * (1.0 if lab == "positive" else -1.0) if "aspect" in dims else float(row[-1])
         out = []
-        for key, g in sorted(groups.items(), key=lambda kv: (kv[0] is None, str(kv[0]))):
+        for key, g in sorted(groups.items(), key=lambda kv: [(v is None, str(v)) for v in kv[0]]):
             n = g["count"]
-            out.append({"key": key, "count": n, "mean_score": round(g["score_sum"] / n, 4),
+            out.append({"key": key[0] if len(dims) == 1 else list(key), "count": n, "mean_score": round(g["score_sum"] / n, 4),
                         "share": {lab: round(g[lab] / n, 4) for lab in ("positive", "neutral", "negative")}})
         return {"by": by, "from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
                 "tz": str(tz), "items": total, "groups": out}

@@ -235,6 +235,9 @@ def test_review_times_place_items_on_their_days(server):
     assert [(g["key"], g["count"]) for g in utc["groups"]] == [("2021-03-01", 1), ("2021-03-02", 1), ("2021-03-03", 1)]
     beijing = httpx.get(base + "/v1/stats", params={"by": "day", "tz": "+08:00", **window}).json()
     assert beijing["tz"] == "UTC+08:00" and [(g["key"], g["count"]) for g in beijing["groups"]][0] == ("2021-03-02", 2)
+    trend = httpx.get(base + "/v1/stats", params={"by": "day,aspect", **window}).json()
+    assert ["2021-03-01", "logistics"] in [g["key"] for g in trend["groups"]]
+    assert httpx.get(base + "/v1/stats", params={"by": "day,shop"}).json()["error"]["code"] == "invalid_request"
     bad = httpx.post(base + "/v1/analyze", json={"items": [{"text": "好"}, {"text": "好", "time": "last week"}]})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_time" and "items[1].time" in bad.json()["error"]["message"]
     assert httpx.post(base + "/v1/analyze", json={"items": [{"text": "好"}], "time": "2021-03-01"}).status_code == 422

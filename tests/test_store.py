@@ -115,5 +115,21 @@ def test_upgrade_keeps_and_counts_rows_stored_before_review_times(backend, tmp_p
 
 
 def test_bad_group_is_rejected(store):
-    with pytest.raises(ValueError):
-        store.stats(by="shop")
+    for by in ("shop", "day,day", "day,aspect,lang", ""):
+        with pytest.raises(ValueError):
+            store.stats(by=by)
+
+
+def test_two_groupings_give_each_touchpoints_trend(store):
+    d1, d2 = dt.datetime(2026, 11, 1, 10, tzinfo=UTC), dt.datetime(2026, 11, 2, 10, tzinfo=UTC)
+    store.save([item(1, "positive", 0.8, [("logistics", "positive")]),
+                item(2, "negative", -0.6, [("logistics", "negative"), ("packaging", "negative")])], d1)
+    store.save([item(3, "negative", -0.9, [("logistics", "negative")]), item(4, "positive", 0.7)], d2)
+    trend = store.stats(by="day,aspect")
+    assert trend["items"] == 4
+    assert [(g["key"], g["count"], g["share"]["negative"]) for g in trend["groups"]] == [
+        (["2026-11-01", "logistics"], 2, 0.5), (["2026-11-01", "packaging"], 1, 1.0), (["2026-11-02", "logistics"], 1, 1.0)]
+    by_lang_label = store.stats(by="label,day")
+    assert [(g["key"], g["count"], g["mean_score"]) for g in by_lang_label["groups"]] == [
+        (["negative", "2026-11-01"], 1, -0.6), (["negative", "2026-11-02"], 1, -0.9),
+        (["positive", "2026-11-01"], 1, 0.8), (["positive", "2026-11-02"], 1, 0.7)]
