@@ -13,6 +13,7 @@ row is scored twice or lost. It needs CSV or JSONL output.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import numbers
 import os
@@ -37,12 +38,34 @@ class Summary:
     output: str = ""
     errors_file: str | None = None
     reasons: dict = field(default_factory=dict)
+    stored: int | None = None  # with a store: rows stored for /v1/stats
+    untimed: int = 0  # of those, rows whose time cell was empty or unreadable: they count at the time of scoring
 
     def line(self) -> str:
         s = f"scored {self.scored} row(s), failed {self.failed}"
         if self.failed:
             s += f" (see {self.errors_file}): " + ", ".join(f"{k} ×{v}" for k, v in self.reasons.items())
+        if self.stored is not None:
+            s += f"; stored {self.stored} for /v1/stats"
+            if self.untimed:
+                s += f" ({self.untimed} without a readable time: they count at the time of scoring)"
         return s
+
+
+def review_time(value, tz: dt.tzinfo) -> dt.datetime | None:
+    """A time cell as an aware UTC datetime (dates, date-times, Excel dates; no offset: `tz`), or None."""
+    import pandas as pd  # here: a fast-mode run's start-up is a large share of its time
+
+    if value is None or value == "":
+        return None
+    try:
+        t = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if pd.isna(t):
+        return None
+    t = t.to_pydatetime()
+    return (t if t.tzinfo else t.replace(tzinfo=tz)).astimezone(dt.timezone.utc)
 
 
 def _cell_text(value):
@@ -127,9 +150,12 @@ def _progress_path(output_path: str) -> Path:
 
 
 def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: str = "text",
-               id_col: str | None = None, progress: bool = True, resume: bool = False) -> Summary:
+               id_col: str | None = None, progress: bool = True, resume: bool = False, store=None,
+               time_col: str | None = None, tz: dt.tzinfo = dt.timezone.utc) -> Summary:
+    """Score a file row by row into `output_path`. With `store` (api.store.Store) every scored row is also stored,
+    at its `time_col` time, for /v1/stats: batch exports and API traffic then feed one dashboard."""
     errors_path = "voc-score.errors.jsonl" if output_path == "-" else output_path + ".errors.jsonl"
-    summary = Summary(output=output_path, errors_file=errors_path)
+    summary = Summary(output=output_path, errors_file=errors_path, stored=0 if store is not None else None)
     state = {"rows_done": 0, "out_bytes": None, "err_bytes": 0}
     if resume:
         if output_path == "-" or Path(output_path).suffix.lower() not in (".csv", ".jsonl", ".json"):
@@ -143,7 +169,7 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
             summary.scored, summary.failed = saved["scored"], saved["failed"]
             summary.reasons = saved.get("reasons", {})
     writer = _Writer(output_path, append_at=state["out_bytes"] if state["rows_done"] else None)
-    rows = iter_rows(input_path, need=(text_col, id_col))
+    rows = iter_rows(input_path, need=(text_col, id_col, time_col))
     bar = tqdm(desc="scoring", unit="row", disable=not progress, file=sys.stderr, dynamic_ncols=True,
                initial=state["rows_done"])
     errors = None
@@ -189,14 +215,19 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
     def flush(batch: list[tuple[int, dict]]):
         items = [(str(r.get(id_col)) if id_col and r.get(id_col) is not None else str(n - 1), _cell_text(r.get(text_col)))
                  for n, r in batch]
-        good = []
+        good, analysed, times = [], [], []
         for (n, row), res in zip(batch, analyzer.analyze(items)):
             if isinstance(res, Analysis):
                 good.append(_flat(row, res, writer.structured))
+                analysed.append(res)
+                times.append(review_time(row.get(time_col), tz) if time_col else None)
             else:
                 fail(n, res.error.code, res.error.message, row.get(text_col))
         if good:
             writer.write(good)
+        if store is not None and analysed:  # before the checkpoint: a crash here re-stores a chunk, never loses one
+            summary.stored += store.save(analysed, reviewed=times)
+            summary.untimed += sum(t is None for t in times) if time_col else 0
         summary.scored += len(good)
         write_errors()
         bar.update(len(batch))
@@ -213,9 +244,10 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
                 bar.update(1)
                 continue
             if not checked:
-                missing = [c for c in [text_col, id_col] if c and c not in row]
+                missing = [c for c in [text_col, id_col, time_col] if c and c not in row]
                 if missing:
-                    raise missing_column(input_path, missing[0], row, "--text-col" if missing[0] == text_col else "--id-col")
+                    option = {text_col: "--text-col", id_col: "--id-col", time_col: "--time-col"}[missing[0]]
+                    raise missing_column(input_path, missing[0], row, option)
                 checked = True
             batch.append((row_no, row))
             if len(batch) >= CHUNK:

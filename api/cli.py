@@ -55,10 +55,21 @@ def cmd_score(args) -> int:
     output = args.output or ("-" if args.input == "-" else str(Path(args.input).with_suffix("")) + ".scored" + Path(args.input).suffix)
     if args.report and output == "-":
         return _err("--report needs an output file (-o), not stdout")
+    store = tz = None
+    if args.store:  # opened first: a bad VOC_DB_URL or VOC_TZ stops the run before any scoring
+        from api.settings import Settings
+        from api.store import Store
+
+        try:
+            settings = Settings.from_env()
+            store, tz = Store(settings.db_url), settings.tz
+        except Exception as e:  # noqa: BLE001 — bad URL, unreachable server, bad VOC_TZ: say so, no traceback
+            return _err(f"--store: cannot open the database: {type(e).__name__}: {e}")
     try:
         analyzer = _analyzer(args)
         summary = score_file(analyzer, args.input, output, text_col=args.text_col, id_col=args.id_col,
-                             progress=not args.quiet, resume=args.resume)
+                             progress=not args.quiet, resume=args.resume, store=store, time_col=args.time_col,
+                             **({"tz": tz} if tz else {}))
     except InputError as e:
         return _err(str(e))
     print(f"voc score: {summary.line()} → {summary.output}", file=sys.stderr)
@@ -285,7 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
                                           "cannot be scored go to OUTPUT.errors.jsonl with the reason")
     s.add_argument("--text-col", default="text", help="the column holding the review (default: text)")
     s.add_argument("--id-col", help="a column that names each row in the output and the error file (default: row number)")
-    s.add_argument("--time-col", help="with --report: a date column, for sentiment and aspects over time")
+    s.add_argument("--time-col", help="a date column: with --report, sentiment and aspects over time; with --store, "
+                                      "when each review was written (no offset: VOC_TZ)")
+    s.add_argument("--store", action="store_true", help="also store every scored row in the database that GET /v1/stats "
+                                                        "counts (VOC_DB_URL, default $VOC_HOME/voc.db)")
     s.add_argument("--by", nargs="+", metavar="COL", help="with --report: columns to break results down by (shop, product, ...)")
     s.add_argument("--rating-col", help="with --report: star ratings (1–5 → CSAT, 0–10 → NPS) and reviews whose text contradicts them")
     s.add_argument("--report", metavar="REPORT.html", help="also write a self-contained HTML report with charts")

@@ -178,3 +178,28 @@ def test_platform_placeholder_rows_are_kept_as_neutral_without_aspects(tmp_path)
     assert [(x["id"], x["sentiment_label"], x["sentiment_score"], x["aspects"]) for x in rows[:2]] == [
         ("1", "neutral", "0.0", "[]"), ("2", "neutral", "0.0", "[]")]
     assert rows[2]["sentiment_label"] == "negative"  # the model still reads the real review
+
+
+def test_store_puts_an_export_on_the_dashboard_at_its_review_times(tmp_path):
+    """`voc score --store` feeds the database /v1/stats counts: each row at its --time-col time (read in VOC_TZ),
+    rows without a readable time at the time of scoring (and the summary says how many)."""
+    import os
+
+    from api.store import Store, parse_tz
+
+    src = tmp_path / "export.csv"
+    src.write_text("订单号,评价,日期\n1,物流太慢了，等了一个星期,2026-10-01 07:30\n2,质量很好，很满意,2026/10/02\n"
+                   "3,包装破了,昨天\n4,,2026-10-03\n", encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'voc.db'}"
+    r = subprocess.run([VOC, "score", str(src), "-o", str(tmp_path / "out.csv"), "--text-col", "评价", "--id-col", "订单号",
+                        "--time-col", "日期", "--store", "-q"], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "VOC_DB_URL": db, "VOC_TZ": "+08:00"})
+    assert r.returncode == 0, r.stderr
+    assert "stored 3 for /v1/stats (1 without a readable time" in r.stderr
+    days = Store(db).stats(by="day", tz=parse_tz("+08:00"))
+    assert days["items"] == 3
+    assert [(g["key"], g["count"]) for g in days["groups"]][:2] == [("2026-10-01", 1), ("2026-10-02", 1)]
+    utc = Store(db).stats(by="day")  # 07:30 in +08:00 is the evening before in UTC
+    assert utc["groups"][0]["key"] == "2026-09-30"
+    r = voc("score", src, "--text-col", "评价", "--time-col", "时间", "-q")
+    assert r.returncode == 2 and "--time-col" in r.stderr
