@@ -51,6 +51,19 @@ def _when(value):
         return None
 
 
+def _is_placeholder(row: dict, label: str, text_col: str) -> bool:
+    """A platform's stand-in for a missing review (此用户没有填写评价, 系统默认好评), which `voc score` marks neutral
+    with confidence 1 and no aspects; only such rows are checked again, so the report stays fast."""
+    if label != "neutral" or _num(row.get("sentiment_confidence")) != 1.0 or _aspects(row.get("aspects")):
+        return False
+    from nlp.document import TextError, build_document
+
+    try:
+        return build_document(str(row.get(text_col, ""))).is_placeholder
+    except TextError:
+        return False
+
+
 def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=None) -> dict:
     """Read a scored file and compute every number the report shows."""
     share = Counter()
@@ -59,12 +72,15 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
     times, cross, ratings, contradictions = [], {c: defaultdict(Counter) for c in by}, [], []
     topics = defaultdict(Counter)
     topic_labels = {}
-    n = 0
+    n = placeholders = 0
     for _, row in iter_rows(scored_path):
         if isinstance(row, BadRow) or "sentiment_label" not in row:
             continue
-        n += 1
         label, score = row["sentiment_label"], _num(row.get("sentiment_score")) or 0.0
+        if _is_placeholder(row, label, text_col):
+            placeholders += 1  # nobody's opinion: kept in the scored file, left out of every share below
+            continue
+        n += 1
         share[label] += 1
         aspects = _aspects(row.get("aspects"))
         for a in aspects:
@@ -89,6 +105,8 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
                 if (r >= 4 and label == "negative") or (r <= 2 and label == "positive"):
                     contradictions.append({"rating": r, "label": label, "text": str(row.get(text_col, ""))[:200]})
     data = {"rows": n, "sentiment_share": {lab: share[lab] for lab in LABELS}}
+    if placeholders:
+        data["placeholders"] = placeholders
     errors = Path(str(scored_path) + ".errors.jsonl")  # what `voc score` could not score, next to its output
     if errors.exists():
         with errors.open(encoding="utf-8") as f:
@@ -150,6 +168,8 @@ def _figures(data: dict) -> list[tuple[str, str, dict | None, str]]:
         "data": [{"type": "pie", "labels": list(s), "values": list(s.values()), "hole": 0.45,
                   "marker": {"colors": [COLORS[k] for k in s]}, "sort": False}],
         "layout": {"height": 340}}, f"<p>{data['rows']} reviews scored" + (
+            f"; {data['placeholders']} row(s) were the platform's stand-in for a missing review (此用户没有填写评价, "
+            "系统默认好评) and are left out of every share" if data.get("placeholders") else "") + (
             f"; {data['not_scored']} row(s) could not be scored (empty, broken or not text: see the .errors.jsonl file next to "
             "the scored output).</p>" if data.get("not_scored") else ".</p>")))
     a = data["aspects"]

@@ -33,6 +33,8 @@ analyses = sa.Table(
     sa.Column("topic_id", sa.Integer, nullable=True, index=True),
     sa.Column("model", sa.String(120), nullable=False),
     sa.Column("text", sa.Text, nullable=True),
+    # a platform's stand-in for a missing review (系统默认好评): counted apart, not in the sentiment shares
+    sa.Column("placeholder", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 # one row per aspect of an analysis, so that counting by aspect is a GROUP BY (the JSON column cannot be grouped
 # the same way in SQLite and PostgreSQL)
@@ -120,7 +122,7 @@ class Store:
                  "lang": r.lang, "label": r.sentiment.label,
                  "score": r.sentiment.score, "confidence": r.sentiment.confidence,
                  "aspects": [{"aspect": a.aspect, "label": a.label} for a in r.aspects],
-                 "topic_id": r.topic.id if r.topic else None, "model": r.model,
+                 "topic_id": r.topic.id if r.topic else None, "model": r.model, "placeholder": bool(r.placeholder),
                  "text": r.text if self.store_text else None} for r, t in zip(results, reviewed)]
         if rows:
             with self.engine.begin() as con:
@@ -139,12 +141,13 @@ class Store:
 
     def stats(self, start: dt.datetime | None = None, end: dt.datetime | None = None, by: str = "day",
               tz: dt.tzinfo = dt.timezone.utc) -> dict:
-        """Counts, sentiment shares and mean score per group over stored items reviewed in [start, end); days are
+        """Counts, sentiment shares and mean score per group over stored items reviewed in [start, end), platform
+        placeholders (系统默认好评: no review was written) counted apart in `placeholders`; days are
         calendar days in `tz`. `by` names one grouping, or two joined by a comma ("day,aspect": each touchpoint's
         trend); a group's key is then a [first, second] pair. Aggregated by the database (GROUP BY), so the cost
         does not grow with what is sent back."""
         dims = groupings(by)
-        window = []
+        window = [analyses.c.placeholder == sa.false()]
         if start:
             window.append(analyses.c.reviewed_at >= start)
         if end:
@@ -161,6 +164,8 @@ class Store:
         groups: dict = defaultdict(lambda: {"count": 0, "positive": 0, "neutral": 0, "negative": 0, "score_sum": 0.0})
         with self.engine.connect() as con:
             total = con.execute(sa.select(sa.func.count()).select_from(analyses).where(*window)).scalar()
+            placeholders = con.execute(sa.select(sa.func.count()).select_from(analyses)
+                                       .where(analyses.c.placeholder == sa.true(), *window[1:])).scalar()
             for row in con.execute(q.where(*window).group_by(*keys, label)):
                 key = tuple((EPOCH + dt.timedelta(seconds=int(v) * BUCKET_SECONDS)).astimezone(tz).date().isoformat()
                             if d == "day" else v for d, v in zip(dims, row))
@@ -174,4 +179,4 @@ class Store:
             out.append({"key": key[0] if len(dims) == 1 else list(key), "count": n, "mean_score": round(g["score_sum"] / n, 4),
                         "share": {lab: round(g[lab] / n, 4) for lab in ("positive", "neutral", "negative")}})
         return {"by": by, "from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
-                "tz": str(tz), "items": total, "groups": out}
+                "tz": str(tz), "items": total, "placeholders": placeholders, "groups": out}

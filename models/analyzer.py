@@ -83,7 +83,7 @@ class Analyzer:
                 continue
             if doc.is_placeholder:
                 results.append(Analysis(id=doc.id, text=doc.display, lang=doc.lang, sentiment=NO_OPINION, aspects=[],
-                                        model=self.model_name))
+                                        model=self.model_name, placeholder=True))
                 continue
             results.append(None)
             docs.append(doc)

@@ -70,6 +70,9 @@ class Analysis(BaseModel):
     model: str
     chat: ChatSummary | None = None
     turns: list[TurnAnalysis] | None = None
+    placeholder: bool | None = Field(None, description="true where the text is what a platform writes for a missing "
+                                                       "review (此用户没有填写评价, 系统默认好评): neutral, nobody's opinion; "
+                                                       "left out of /v1/stats shares and the report's")
 
     def to_json_dict(self) -> dict:
         return self.model_dump(mode="json", exclude_none=True)

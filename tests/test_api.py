@@ -238,6 +238,14 @@ def test_review_times_place_items_on_their_days(server):
     trend = httpx.get(base + "/v1/stats", params={"by": "day,aspect", **window}).json()
     assert ["2021-03-01", "logistics"] in [g["key"] for g in trend["groups"]]
     assert httpx.get(base + "/v1/stats", params={"by": "day,shop"}).json()["error"]["code"] == "invalid_request"
+    stand_in = httpx.post(base + "/v1/analyze", json={"text": "该用户未及时主动评价，系统默认好评", "time": "2021-03-02"}).json()
+    assert stand_in["results"][0]["placeholder"] is True and stand_in["results"][0]["sentiment"]["label"] == "neutral"
+    for _ in range(50):
+        counted = httpx.get(base + "/v1/stats", params={"by": "day", **window}).json()
+        if counted["placeholders"] == 1:
+            break
+        time.sleep(0.1)
+    assert counted["placeholders"] == 1 and counted["items"] == 3  # nobody's opinion: not in the shares
     bad = httpx.post(base + "/v1/analyze", json={"items": [{"text": "好"}, {"text": "好", "time": "last week"}]})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_time" and "items[1].time" in bad.json()["error"]["message"]
     assert httpx.post(base + "/v1/analyze", json={"items": [{"text": "好"}], "time": "2021-03-01"}).status_code == 422

@@ -66,6 +66,23 @@ def test_report_counts_rows_not_scored_and_groups_empty_cells(tmp_path):
     assert {g["group"] for g in data["cross"]["shop"]} == {"A", "(空 missing)"}  # not "None" or ""
 
 
+def test_platform_placeholders_are_left_out_of_the_shares(tmp_path):
+    """Three of five rows are what the shop system wrote for customers who wrote nothing: as "neutral" they would make
+    the report say 60% of customers are indifferent."""
+    src, out, report = tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "report.html"
+    src.write_text("text,shop\n质量很好,A\n此用户没有填写评价。,A\n该用户未及时主动评价，系统默认好评,B\n此用戶沒有填寫評價,B\n"
+                   "物流太慢了,B\n", encoding="utf-8")
+    r = subprocess.run([VOC, "score", src, "-o", out, "--by", "shop", "--report", report, "-q"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_csv(out, encoding="utf-8-sig")) == 5  # the scored file keeps every row
+    html = report.read_text("utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="voc-data">(.*?)</script>', html, re.S).group(1))
+    assert data["rows"] == 2 and data["placeholders"] == 3 and "3 row(s) were the platform's stand-in" in html
+    assert data["sentiment_share"] == {"positive": 1, "neutral": 0, "negative": 1}
+    assert {g["group"]: g["rows"] for g in data["cross"]["shop"]} == {"A": 1, "B": 1}
+
+
 def test_resume_after_a_killed_run_has_no_duplicates_or_gaps(tmp_path):
     src = tmp_path / "big.jsonl"
     texts = ["物流很快，质量很好", "颜色和图片不一样", "客服态度很差", "性价比很高", "包装破损了"]

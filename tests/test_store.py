@@ -50,6 +50,20 @@ def test_save_and_stats_by_day_aspect_label(store):
     assert window["items"] == 1 and window["groups"][0]["key"] == "negative"
 
 
+def test_platform_placeholders_are_counted_apart_from_the_shares(store):
+    """系统默认好评 is nobody's opinion: in an export it can be a third of the rows, and as "neutral" it would swamp
+    the sentiment shares."""
+    when = dt.datetime(2026, 11, 1, 10, tzinfo=UTC)
+    stand_in = item(2, "neutral", 0.0).model_copy(update={"placeholder": True})
+    store.save([item(1, "negative", -0.8, [("logistics", "negative")]), stand_in, stand_in, item(3, "positive", 0.6)], when)
+    days = store.stats(by="day")
+    assert days["items"] == 2 and days["placeholders"] == 2
+    assert days["groups"] == [{"key": "2026-11-01", "count": 2, "mean_score": -0.1,
+                               "share": {"positive": 0.5, "neutral": 0.0, "negative": 0.5}}]
+    assert store.stats(by="label")["groups"][-1]["key"] == "positive"  # no "neutral" group made of stand-ins
+    assert store.stats(dt.datetime(2026, 11, 2, tzinfo=UTC))["placeholders"] == 0  # the window applies to them too
+
+
 def test_text_is_optional(tmp_path):
     s = Store(f"sqlite:///{tmp_path / 'x.db'}", store_text=False)
     s.save([item(1, "positive", 0.5)])
@@ -82,7 +96,8 @@ def test_items_count_at_their_review_time_in_the_asked_time_zone(store):
     assert early["groups"] == [{"key": "logistics", "count": 2, "mean_score": 0.0,
                                 "share": {"positive": 0.5, "neutral": 0.0, "negative": 0.5}}]
     assert store.stats(dt.datetime(2026, 11, 10, tzinfo=UTC), by="aspect") == {
-        "by": "aspect", "from": "2026-11-10T00:00:00+00:00", "to": None, "tz": "UTC", "items": 1, "groups": []}
+        "by": "aspect", "from": "2026-11-10T00:00:00+00:00", "to": None, "tz": "UTC", "items": 1, "placeholders": 0,
+        "groups": []}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -1,8 +1,9 @@
-"""review time and an aspects table, so that /v1/stats aggregates in SQL
+"""review time, a placeholder flag and an aspects table, so that /v1/stats aggregates in SQL
 
 `reviewed_at`: when the customer wrote the review (the request's `time`), else when it was analysed;
 existing rows get their `created_at`. `analysis_aspects`: one row per aspect of an analysis, filled from
-the JSON column for existing rows (the JSON stays: it is what an item returns).
+the JSON column for existing rows (the JSON stays: it is what an item returns). `placeholder`: a platform's
+stand-in for a missing review, left out of the counts.
 
 Revision ID: 0002
 Revises: 0001
@@ -20,6 +21,8 @@ def upgrade():
     with op.batch_alter_table("analyses") as batch:  # SQLite cannot ALTER COLUMN: batch mode copies the table
         batch.alter_column("reviewed_at", existing_type=sa.DateTime(timezone=True), nullable=False)
     op.create_index("ix_analyses_reviewed_at", "analyses", ["reviewed_at"])
+    # earlier rows cannot tell: they count as before (a placeholder was stored as a neutral review)
+    op.add_column("analyses", sa.Column("placeholder", sa.Boolean, nullable=False, server_default=sa.false()))
     aspects = op.create_table(
         "analysis_aspects",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -48,5 +51,6 @@ def upgrade():
 
 def downgrade():
     op.drop_table("analysis_aspects")
+    op.drop_column("analyses", "placeholder")
     op.drop_index("ix_analyses_reviewed_at", "analyses")
     op.drop_column("analyses", "reviewed_at")
