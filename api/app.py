@@ -104,6 +104,25 @@ class AnalyzeResponse(BaseModel):
     results: list[Analysis]
 
 
+class StatsGroup(BaseModel):
+    key: Union[str, int, list[Union[str, int, None]], None] = Field(
+        description="the group: a day (2026-11-01), aspect, topic id, label or lang; a [first, second] pair for two groupings")
+    count: int
+    mean_score: float = Field(description="mean sentiment score (by aspect: +1 per positive mention, −1 per negative)")
+    share: dict[str, float] = Field(description="positive / neutral / negative shares of the group")
+
+
+class StatsResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    by: str
+    from_: str | None = Field(None, alias="from")
+    to: str | None = None
+    tz: str = Field(description="the time zone of the days")
+    items: int = Field(description="stored reviews in the window (placeholders not included)")
+    placeholders: int = Field(description="platform stand-ins for missing reviews (系统默认好评) in the window, counted apart")
+    groups: list[StatsGroup]
+
+
 class ModelsResponse(BaseModel):
     serving: str
     mode: str
@@ -436,7 +455,7 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
         remember(results, reviewed)
         return json_results(results)
 
-    @v1.get("/stats", tags=["analysis"])
+    @v1.get("/stats", tags=["analysis"], response_model=StatsResponse)
     async def stats(by: str = "day", from_: str | None = Query(None, alias="from"), to: str | None = None,
                     tz: str | None = Query(None, description="time zone of the days and of from/to without an offset: "
                                                              "+08:00 or Asia/Shanghai (default VOC_TZ, else UTC)")):
