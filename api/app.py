@@ -460,7 +460,8 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
                     tz: str | None = Query(None, description="time zone of the days and of from/to without an offset: "
                                                              "+08:00 or Asia/Shanghai (default VOC_TZ, else UTC)")):
         """Counts and sentiment shares over stored items, by day, aspect, topic, label or lang, or by two of them
-        (`by=day,aspect`: each touchpoint's trend). Items count at their review time (`time` when they were sent, else when they were analysed); from/to are ISO dates or times."""
+        (`by=day,aspect`: each touchpoint's trend). Items count at their review time (`time` when they were sent,
+        else when they were analysed); from/to are ISO dates or times."""
         from api.store import groupings, parse_time, parse_tz
 
         if state["store"] is None:
