@@ -53,16 +53,11 @@ class Summary:
 
 
 def review_time(value, tz: dt.tzinfo) -> dt.datetime | None:
-    """A time cell as an aware UTC datetime (dates, date-times, Excel dates; no offset: `tz`), or None."""
-    import pandas as pd  # here: a fast-mode run's start-up is a large share of its time
+    """A time cell as an aware UTC datetime (dates, date-times, Excel dates, Unix times; no offset: `tz`), or None."""
+    from api.report import parse_when  # here: pandas' import is a large share of a fast-mode run's start-up
 
-    if value is None or value == "":
-        return None
-    try:
-        t = pd.Timestamp(value)
-    except (ValueError, TypeError, OverflowError):
-        return None
-    if pd.isna(t):
+    t = parse_when(value)
+    if t is None:
         return None
     t = t.to_pydatetime()
     return (t if t.tzinfo else t.replace(tzinfo=tz)).astimezone(dt.timezone.utc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import numbers
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -41,13 +42,20 @@ def _num(value):
         return None
 
 
-def _when(value):
-    if value in (None, ""):
+def parse_when(value):
+    """A time cell as a pandas Timestamp, or None. Numbers are Unix times (seconds; milliseconds from 1e11 on), as
+    JSON exports write them: pandas alone reads 1698765432 as nanoseconds, i.e. a day in January 1970."""
+    if value in (None, "") or isinstance(value, bool):
         return None
     try:
-        t = pd.Timestamp(value)
+        if isinstance(value, numbers.Real) and 19000101 <= value <= 21001231 and float(value).is_integer():
+            t = pd.Timestamp(dt.datetime.strptime(str(int(value)), "%Y%m%d"))  # 20261101 stored as a number
+        elif isinstance(value, numbers.Real):
+            t = pd.Timestamp(value, unit="ms" if abs(value) >= 1e11 else "s", tz="UTC")
+        else:
+            t = pd.Timestamp(value)
         return None if pd.isna(t) else t
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         return None
 
 
@@ -88,7 +96,9 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
             if a["label"] == "negative":
                 quotes[a["aspect"]].append((float(a.get("confidence", 0)), a.get("evidence", ""), str(row.get(text_col, ""))[:200]))
         if time_col:
-            t = _when(row.get(time_col))
+            t = parse_when(row.get(time_col))
+            if t is not None and t.tzinfo is not None:
+                t = t.tz_localize(None)  # one column, one clock: the wall time as written (Unix times: UTC)
             if t is not None:
                 times.append((t, label, score, [a["aspect"] for a in aspects if a["label"] == "negative"]))
         for c in by:

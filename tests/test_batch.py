@@ -203,3 +203,12 @@ def test_store_puts_an_export_on_the_dashboard_at_its_review_times(tmp_path):
     assert utc["groups"][0]["key"] == "2026-09-30"
     r = voc("score", src, "--text-col", "评价", "--time-col", "时间", "-q")
     assert r.returncode == 2 and "--time-col" in r.stderr
+    # JSON exports write times as numbers: Unix seconds, or 20261101 (pandas alone read both as January 1970)
+    src = tmp_path / "export.jsonl"
+    src.write_text(json.dumps({"text": "质量太差了", "t": 1790000000}) + "\n" + json.dumps({"text": "很好", "t": 20261105}) + "\n",
+                   encoding="utf-8")
+    r = subprocess.run([VOC, "score", str(src), "-o", str(tmp_path / "out.jsonl"), "--time-col", "t", "--store", "-q"],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "VOC_DB_URL": db + ".2"})
+    assert r.returncode == 0, r.stderr
+    keys = [g["key"] for g in Store(db + ".2").stats(by="day")["groups"]]
+    assert keys == ["2026-09-21", "2026-11-05"], keys
