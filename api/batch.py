@@ -26,7 +26,7 @@ from tqdm import tqdm  # not tqdm.auto: its notebook probe costs 0.1 s of start-
 from models.analyzer import Analyzer
 from models.onnx_engine import release_free_memory
 from models.schema import Analysis
-from nlp.files import BadRow, InputError, iter_rows, missing_column
+from nlp.files import BadRow, InputError, iter_rows, missing_column, parse_when
 
 CHUNK = 256
 
@@ -54,8 +54,6 @@ class Summary:
 
 def review_time(value, tz: dt.tzinfo) -> dt.datetime | None:
     """A time cell as an aware UTC datetime (dates, date-times, Excel dates, Unix times; no offset: `tz`), or None."""
-    from api.report import parse_when  # here: pandas' import is a large share of a fast-mode run's start-up
-
     t = parse_when(value)
     if t is None:
         return None

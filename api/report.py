@@ -12,13 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import numbers
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import pandas as pd
-
-from nlp.files import BadRow, iter_rows
+from nlp.files import BadRow, iter_rows, parse_when
 
 LABELS = ("positive", "neutral", "negative")
 COLORS = {"positive": "#2e9d5b", "neutral": "#9aa0a6", "negative": "#d6453d"}
@@ -39,23 +36,6 @@ def _num(value):
     try:
         return float(value)
     except (TypeError, ValueError):
-        return None
-
-
-def parse_when(value):
-    """A time cell as a pandas Timestamp, or None. Numbers are Unix times (seconds; milliseconds from 1e11 on), as
-    JSON exports write them: pandas alone reads 1698765432 as nanoseconds, i.e. a day in January 1970."""
-    if value in (None, "") or isinstance(value, bool):
-        return None
-    try:
-        if isinstance(value, numbers.Real) and 19000101 <= value <= 21001231 and float(value).is_integer():
-            t = pd.Timestamp(dt.datetime.strptime(str(int(value)), "%Y%m%d"))  # 20261101 stored as a number
-        elif isinstance(value, numbers.Real):
-            t = pd.Timestamp(value, unit="ms" if abs(value) >= 1e11 else "s", tz="UTC")
-        else:
-            t = pd.Timestamp(value)
-        return None if pd.isna(t) else t
-    except (ValueError, TypeError, OverflowError):
         return None
 
 

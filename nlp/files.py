@@ -6,8 +6,10 @@ comes back as a `BadRow` with its line number and the reason.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import numbers
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,3 +235,22 @@ def missing_column(path, column: str, columns, option: str) -> InputError:
 def require_column(rows: list[tuple[int, dict]], column: str, path, option: str) -> None:
     if rows and column not in rows[0][1]:
         raise missing_column(path, column, rows[0][1], option)
+
+
+def parse_when(value):
+    """A time cell as a pandas Timestamp, or None. Numbers are Unix times (seconds; milliseconds from 1e11 on), as
+    JSON exports write them: pandas alone reads 1698765432 as nanoseconds, i.e. a day in January 1970."""
+    import pandas as pd  # here: a fast-mode run's start-up would pay for it otherwise
+
+    if value in (None, "") or isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, numbers.Real) and 19000101 <= value <= 21001231 and float(value).is_integer():
+            t = pd.Timestamp(dt.datetime.strptime(str(int(value)), "%Y%m%d"))  # 20261101 stored as a number
+        elif isinstance(value, numbers.Real):
+            t = pd.Timestamp(value, unit="ms" if abs(value) >= 1e11 else "s", tz="UTC")
+        else:
+            t = pd.Timestamp(value)
+        return None if pd.isna(t) else t
+    except (ValueError, TypeError, OverflowError):
+        return None
