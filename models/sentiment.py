@@ -7,7 +7,7 @@ Like a transformers `Pipeline` it runs preprocess → forward → postprocess:
   sentence by sentence into windows (an over-long sentence is cut into token
   chunks), so nothing is ever silently dropped.
 - forward: windows batched by a token budget (padded, or packed several to a row), run by ONNX Runtime
-  (models/onnx_engine.py; per-token int8 by default, `VOC_ENGINE=fp32` for exact fp32) or PyTorch
+  (models/onnx_engine.py; bf16 on CPUs with AMX, else per-token int8; `VOC_ENGINE=fp32` for exact fp32) or PyTorch
   (`engine="torch"`, used for training-time checks).
 - postprocess: a document's probabilities are the token-weighted mean over its
   windows; label = argmax, score = P(pos) − P(neg), confidence = max prob.
@@ -45,7 +45,7 @@ class SentimentScorer:
         self.batch_tokens = batch_tokens
         self.threads = threads or os.cpu_count() or 1
         # what runs the network (reported by GET /v1/models): an OnnxNet knows whether its graph is int8
-        self.engine = "torch" if hasattr(net, "eval") else ("int8" if getattr(net, "int8", False) else "fp32")
+        self.engine = "torch" if hasattr(net, "eval") else net.precision
         # "query:" then the text tokenised on its own (which starts with "▁") equals the
         # joint tokenisation of "query: " + text used in training.
         self._prefix_ids = tokenizer(self.prefix.rstrip(), add_special_tokens=False)["input_ids"]
@@ -53,8 +53,9 @@ class SentimentScorer:
 
     @classmethod
     def load(cls, model_dir: Path, threads: int | None = None, engine: str | None = None) -> "SentimentScorer":
-        """engine: "int8" (ONNX Runtime, per-token int8 matrix products), "fp32" (ONNX Runtime, exact) or
-        "torch"; by default `VOC_ENGINE`, else int8."""
+        """engine: "int8" (ONNX Runtime, per-token int8 matrix products), "bf16" (OpenVINO, bf16 matrix products
+        on AMX), "fp32" (ONNX Runtime, exact) or "torch"; by default `VOC_ENGINE` (models.onnx_engine.default_engine:
+        bf16 on CPUs with AMX, else int8)."""
         from models.encoder import ensure_base_model, load_tokenizer
 
         base = ensure_base_model()
@@ -68,17 +69,17 @@ class SentimentScorer:
         from models.onnx_engine import default_engine
 
         engine = engine or default_engine()
-        if engine in ("int8", "fp32"):
+        if engine in ("int8", "fp32", "bf16"):
             from models.onnx_engine import onnx_net
             from models.paths import read_meta
 
             # the torch network is only built when the graph is not cached yet
-            net = onnx_net(lambda: torch_net()[0], model_dir, threads, int8=engine == "int8")
+            net = onnx_net(lambda: torch_net()[0], model_dir, threads, engine)
             meta = read_meta(model_dir)
         elif engine == "torch":
             net, meta = torch_net()
         else:
-            raise ValueError(f"unknown engine {engine!r}; use int8, fp32 or torch")
+            raise ValueError(f"unknown engine {engine!r}; use int8, bf16, fp32 or torch")
         return cls(net, load_tokenizer(model_dir, base), meta, threads)
 
     # -- preprocess ------------------------------------------------------

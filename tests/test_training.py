@@ -247,7 +247,7 @@ def test_int8_graph_is_close_to_fp32_and_a_sequence_scores_the_same_in_any_compa
     export(net.encoder, path, token_head=net.head.out)
     assert per_token_int8(path, tmp_path / "all.onnx", fp32_down_layers=0) == 2 * 6  # Q, K, V, O, FFN up, down
     assert per_token_int8(path, tmp_path / "kept.onnx", fp32_down_layers=1) == 2 * 6 - 1
-    int8 = OnnxNet(path, threads=2, int8=True)
+    int8 = OnnxNet(path, threads=2, precision="int8")
     assert (tmp_path / f"n-g{GRAPH_VERSION}{INT8_TAG}.onnx").exists()
     rng = random.Random(1)
     seqs = [[0] + [rng.randint(5, 60) for _ in range(rng.randint(1, 30))] + [2] for _ in range(12)]
@@ -260,6 +260,42 @@ def test_int8_graph_is_close_to_fp32_and_a_sequence_scores_the_same_in_any_compa
     old = tmp_path / f"n-g{GRAPH_VERSION}-int8.onnx"  # the per-call int8 of earlier versions
     old.write_bytes(b"x")
     assert old in remove_stale(tmp_path) and (tmp_path / f"n-g{GRAPH_VERSION}{INT8_TAG}.onnx").exists()
+
+
+def test_bf16_engine_is_close_to_fp32_and_chosen_only_where_asked_or_amx(tmp_path, monkeypatch):
+    """OpenVINO with bf16 matrix products (the default on CPUs with AMX) gives the fp32 graph's outputs to
+    bf16 precision, for packed and batched rows alike; VOC_ENGINE picks the engine and refuses unknown names.
+    (Without AMX, OpenVINO computes in fp32: the test then still checks the runner and packing.)"""
+    import models.onnx_engine as engine
+    from models.onnx_engine import GRAPH_VERSION, OnnxNet, export
+
+    net = tiny_net(seed=5).eval()
+    path = tmp_path / f"n-g{GRAPH_VERSION}.onnx"
+    export(net.encoder, path, token_head=net.head.out)
+    rng = random.Random(2)
+    seqs = [[0] + [rng.randint(5, 60) for _ in range(rng.randint(1, 30))] + [2] for _ in range(12)]
+    exact = OnnxNet(path, threads=2, precision="fp32").pooled(seqs, budget=1024, max_rows=128)
+    bf16 = OnnxNet(path, threads=2, precision="bf16")
+    assert bf16.precision == "bf16"
+    together = bf16.pooled(seqs, budget=1024, max_rows=128)
+    assert abs(together - exact).max() < 0.05 * max(1.0, abs(exact).max())
+    for k in (0, 5, 11):
+        assert abs(bf16.pooled([seqs[k]], budget=1024, max_rows=128)[0] - exact[k]).max() < 0.05 * max(1.0, abs(exact).max())
+    with pytest.raises(ValueError, match="precision"):
+        OnnxNet(path, threads=1, precision="int4")
+
+    monkeypatch.setenv("VOC_ENGINE", "auto")
+    monkeypatch.setattr(engine, "has_amx", lambda: True)
+    assert engine.default_engine() == "bf16"
+    monkeypatch.setattr(engine, "has_amx", lambda: False)
+    assert engine.default_engine() == "int8"
+    monkeypatch.delenv("VOC_ENGINE")
+    assert engine.default_engine() == "int8"
+    monkeypatch.setenv("VOC_ENGINE", "bf16")
+    assert engine.default_engine() == "bf16"
+    monkeypatch.setenv("VOC_ENGINE", "fast")
+    with pytest.raises(ValueError, match="VOC_ENGINE"):
+        engine.default_engine()
 
 
 def test_vader_sentences_are_read_with_their_rating_bands():
