@@ -310,7 +310,10 @@ def test_micro_batcher_scores_two_batches_at_once_and_answers_each_request_its_o
 def test_batches_in_flight_follow_the_mode(monkeypatch):
     from api.settings import Settings
 
+    monkeypatch.setenv("VOC_ENGINE", "int8")
     assert Settings().batches_in_flight == 1  # accurate with aspects: each batch runs two passes side by side
+    monkeypatch.setenv("VOC_ENGINE", "bf16")
+    assert Settings().batches_in_flight == 2  # bf16 calls are short: a second batch fills the gaps between them
     assert Settings(aspects=False).batches_in_flight == 2 and Settings(mode="fast").batches_in_flight == 2
     monkeypatch.setenv("VOC_BATCHES_IN_FLIGHT", "3")
     assert Settings.from_env().batches_in_flight == 3
