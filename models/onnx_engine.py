@@ -408,8 +408,8 @@ class OnnxNet:
 def default_engine() -> str:
     """`VOC_ENGINE`: "auto" (the default) is "bf16" on a CPU with AMX (`has_amx`) and "int8" elsewhere; "int8" is
     per-token int8 on ONNX Runtime (1.4–1.9× faster than fp32, accuracy within 0.02 points on the dev sets; see
-    models/quantize.py), "bf16" OpenVINO with bf16 matrix products (on AMX another 2.4× faster; without AMX,
-    slower than int8), "fp32" ONNX Runtime exact to the trained weights."""
+    models/quantize.py), "bf16" OpenVINO with bf16 matrix products (on AMX another 2.4× faster; without AMX not
+    measured, so not chosen), "fp32" ONNX Runtime exact to the trained weights."""
     engine = os.environ.get("VOC_ENGINE", "auto")
     if engine == "auto":
         return "bf16" if has_amx() else "int8"
