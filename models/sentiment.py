@@ -44,7 +44,7 @@ class SentimentScorer:
         self.window = int(meta.get("max_len", 256))
         self.batch_tokens = batch_tokens
         self.threads = threads or os.cpu_count() or 1
-        # what runs the network (reported by GET /v1/models): an OnnxNet knows whether its graph is int8
+        # what runs the network (reported by GET /v1/models): an OnnxNet knows its precision (int8, bf16, fp32)
         self.engine = "torch" if hasattr(net, "eval") else net.precision
         # "query:" then the text tokenised on its own (which starts with "▁") equals the
         # joint tokenisation of "query: " + text used in training.
@@ -66,10 +66,10 @@ class SentimentScorer:
 
             return load_net(model_dir, base)
 
-        from models.onnx_engine import default_engine
+        from models.onnx_engine import PRECISIONS, default_engine
 
         engine = engine or default_engine()
-        if engine in ("int8", "fp32", "bf16"):
+        if engine in PRECISIONS:
             from models.onnx_engine import onnx_net
             from models.paths import read_meta
 
