@@ -44,7 +44,7 @@ class Settings:
     # micro-batches scored at once (see api.app.MicroBatcher); VOC_BATCHES_IN_FLIGHT. By default 1 where the
     # analyzer already runs two model passes side by side (accurate mode with aspects on the int8 or fp32 engine), else 2. Measured, 8 clients:
     # with aspects 1 batch 39.5–41.3 reviews/s, p99 281–294 ms; 2 batches 36.8–41.4/s, p99 357–447 ms. Sentiment
-    # only: 1 batch 123–126/s, 2 batches 130–137/s. On the bf16 engine (CPUs with AMX) a batch's calls are short and
+    # only: 1 batch 123–126/s, 2 batches 130–137/s. On the bf16 engine (AMX, session 13) a batch's calls are short and
     # leave the cores idle between them: with aspects, 2 batches 61.8/s (p99 202 ms) against 1 batch 53.5/s (190 ms).
     batches_in_flight: int | None = None
     debug_log_text: bool = False  # VOC_DEBUG_LOG_TEXT=1 lets review text into logs (it holds personal data)

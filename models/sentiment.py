@@ -7,7 +7,7 @@ Like a transformers `Pipeline` it runs preprocess → forward → postprocess:
   sentence by sentence into windows (an over-long sentence is cut into token
   chunks), so nothing is ever silently dropped.
 - forward: windows batched by a token budget (padded, or packed several to a row), run by ONNX Runtime
-  (models/onnx_engine.py; bf16 on CPUs with AMX, else per-token int8; `VOC_ENGINE=fp32` for exact fp32) or PyTorch
+  (models/onnx_engine.py; bf16 on CPUs with AMX or AVX-512 BF16, else per-token int8; `VOC_ENGINE=fp32` for exact fp32) or PyTorch
   (`engine="torch"`, used for training-time checks).
 - postprocess: a document's probabilities are the token-weighted mean over its
   windows; label = argmax, score = P(pos) − P(neg), confidence = max prob.
@@ -54,8 +54,8 @@ class SentimentScorer:
     @classmethod
     def load(cls, model_dir: Path, threads: int | None = None, engine: str | None = None) -> "SentimentScorer":
         """engine: "int8" (ONNX Runtime, per-token int8 matrix products), "bf16" (OpenVINO, bf16 matrix products
-        on AMX), "fp32" (ONNX Runtime, exact) or "torch"; by default `VOC_ENGINE` (models.onnx_engine.default_engine:
-        bf16 on CPUs with AMX, else int8)."""
+        on AMX or AVX-512 BF16), "fp32" (ONNX Runtime, exact) or "torch"; by default `VOC_ENGINE` (models.onnx_engine.default_engine:
+        bf16 on CPUs with native bf16, else int8)."""
         from models.encoder import ensure_base_model, load_tokenizer
 
         base = ensure_base_model()

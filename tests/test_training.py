@@ -262,10 +262,10 @@ def test_int8_graph_is_close_to_fp32_and_a_sequence_scores_the_same_in_any_compa
     assert old in remove_stale(tmp_path) and (tmp_path / f"n-g{GRAPH_VERSION}{INT8_TAG}.onnx").exists()
 
 
-def test_bf16_engine_is_close_to_fp32_and_chosen_only_where_asked_or_amx(tmp_path, monkeypatch):
-    """OpenVINO with bf16 matrix products (the default on CPUs with AMX) gives the fp32 graph's outputs to
+def test_bf16_engine_is_close_to_fp32_and_chosen_only_where_asked_or_native(tmp_path, monkeypatch):
+    """OpenVINO with bf16 matrix products (the default with AMX or AVX-512 BF16) gives the fp32 graph's outputs to
     bf16 precision, for packed and batched rows alike; VOC_ENGINE picks the engine and refuses unknown names.
-    (Without AMX, OpenVINO computes in fp32: the test then still checks the runner and packing.)"""
+    (Without native bf16, OpenVINO may compute in fp32: the test then still checks the runner and packing.)"""
     import models.onnx_engine as engine
     from models.onnx_engine import GRAPH_VERSION, OnnxNet, export
 
@@ -285,10 +285,11 @@ def test_bf16_engine_is_close_to_fp32_and_chosen_only_where_asked_or_amx(tmp_pat
         OnnxNet(path, threads=1, precision="int4")
 
     monkeypatch.setenv("VOC_ENGINE", "auto")
-    monkeypatch.setattr(engine, "has_amx", lambda: True)
-    assert engine.default_engine() == "bf16"
-    monkeypatch.setattr(engine, "has_amx", lambda: False)
-    assert engine.default_engine() == "int8"
+    for flags, chosen in (({"avx2", "amx_bf16", "amx_tile"}, "bf16"), ({"avx512f", "avx512_bf16"}, "bf16"),
+                          ({"avx2", "avx512f", "avx512_vnni"}, "int8"), (set(), "int8")):
+        monkeypatch.setattr(engine, "cpu_flags", lambda flags=flags: frozenset(flags))
+        assert engine.default_engine() == chosen, flags
+    # the last flags (none) stay patched: the lines below run as on a CPU without native bf16
     monkeypatch.delenv("VOC_ENGINE")
     assert engine.default_engine() == "int8"
     monkeypatch.setenv("VOC_ENGINE", "bf16")
