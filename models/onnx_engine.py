@@ -6,8 +6,8 @@ faster still but its per-batch activation scales made a review's score depend on
 what it was batched with and cost 1–3 points of English accuracy, so it is not used. The default
 engine is int8 of our own making, scaled per token so that a score never depends on the batch
 (models/quantize.py); `VOC_ENGINE=fp32` runs the exact fp32 graph. On CPUs with AMX the default is the
-fp32 graph on OpenVINO with bf16 matrix products (`default_engine`), another ~2.4× faster; on CPUs with AVX-512
-BF16 (AMD Zen 4 and later) that engine too: 1.4–1.6× faster on long English reviews (session 14).
+fp32 graph on OpenVINO with bf16 matrix products (`default_engine`), another ~2.4× faster, and so on CPUs with
+AVX-512 BF16 (AMD Zen 4 and later): measured gains in `default_engine`.
 
 The graph is exported once per model (keyed by a hash of its weight files) into
 ``$VOC_BASE_CACHE/onnx/`` and reused; a fresh clone exports in ~10 s on first use.
@@ -293,7 +293,7 @@ def _onnxruntime(path: Path, threads: int):
 def _openvino_bf16(path: Path, threads: int):
     """OpenVINO on the fp32 graph with bf16 matrix products, which run on the AMX tile units of recent Xeons
     (2.4–2.7× faster per call than the int8 engine from 1×64 to 32×128 tokens, 1.6× on 1×8) or as AVX-512 BF16
-    dot products (AMD Zen 5: 1.1–1.6× per call, see `default_engine`). One
+    dot products (AMD Zen 5: 1.1–1.6× per call). One
     stream per thread, so that concurrent calls (the pool's split halves, two passes side by side) run at once
     instead of queueing behind each other; each call gets an infer request of its own thread."""
     import openvino as ov
@@ -321,7 +321,7 @@ def cpu_flags() -> frozenset[str]:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
             for line in f:
                 if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                    return frozenset(line.partition(":")[2].split())
     except OSError:
         pass
     return frozenset()
