@@ -360,6 +360,11 @@ class OnnxNet:
         else:
             self._run = _onnxruntime(int8_graph(Path(path)) if precision == "int8" else Path(path), threads)
         self.table = np.load(table_path(Path(path)), mmap_mode="r")  # only the rows in use become resident
+        if precision == "bf16":
+            # OpenVINO's Python binding sets up process-wide state on its first tensor copy, and a second thread
+            # copying meanwhile deadlocks both (seen in CI: the pool's two first calls, each thread waiting on the
+            # other). One call here, before any worker runs, does that setup alone.
+            self._call([[0]], [[0]])
         release_free_memory()  # graph loading leaves ~200 MB of freed heap per session behind
 
     def _call(self, seqs: list[list[int]], call: list[list[int]]) -> tuple[list[int], np.ndarray]:
