@@ -9,6 +9,11 @@ Resume: after every chunk, OUTPUT.progress.json records the last input row done 
 the byte sizes of the output and error files. `--resume` truncates both files to
 those sizes (dropping a half-written chunk) and continues after that row, so no
 row is scored twice or lost. It needs CSV or JSONL output.
+
+Fast mode runs in worker processes, one per core (`workers`): it is single-threaded numpy and
+Python, so one process left the second core idle. The accurate engine already runs every model call on
+every core, so it scores in this process. Chunks are handed to the workers in order and their results
+written in that order; at most two chunks per worker are read ahead, so a huge file is never held in memory.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import json
 import numbers
 import os
 import sys
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +35,69 @@ from models.schema import Analysis
 from nlp.files import BadRow, InputError, iter_rows, missing_column, parse_when
 
 CHUNK = 256
+
+
+@dataclass
+class Chunk:
+    """CHUNK rows as read: the rows to score, the unreadable ones, and the input row number it ends at."""
+    rows: list[tuple[int, dict]] = field(default_factory=list)
+    bad: list[BadRow] = field(default_factory=list)
+    last: int = 0
+
+
+def default_workers(analyzer: Analyzer) -> int:
+    """One worker process per core for fast mode; the accurate engine uses every core from one process."""
+    return len(os.sched_getaffinity(0)) if analyzer.scorer.engine == "fast" and hasattr(os, "sched_getaffinity") else 1
+
+
+_WORKER_ANALYZER: Analyzer | None = None  # what a forked worker inherits (set before the fork)
+
+
+def _worker_setup(parent: int) -> None:
+    """A worker ignores Ctrl-C (the parent stops and ends the pool) and dies with its parent when that is killed
+    (SIGKILL, out of memory) instead of waiting for work, or failing to return it, on a pipe nobody reads."""
+    import ctypes
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(1)
+
+
+def _analyze_in_worker(items):
+    return _WORKER_ANALYZER.analyze(items)
+
+
+def _fork_pool(analyzer: Analyzer, workers: int):
+    """Worker processes forked from this one: they share the loaded model's memory instead of loading it again."""
+    import multiprocessing
+
+    global _WORKER_ANALYZER
+    _WORKER_ANALYZER = analyzer
+    return multiprocessing.get_context("fork").Pool(workers, initializer=_worker_setup, initargs=(os.getpid(),))
+
+
+def _analysed(analyzer: Analyzer, chunks, items_of, pool=None, workers: int = 1):
+    """(chunk, its analyses) in input order; with a pool, up to two chunks per worker are in flight."""
+    if pool is None:
+        for chunk in chunks:
+            yield chunk, analyzer.analyze(items_of(chunk)) if chunk.rows else []
+        return
+    in_flight: deque = deque()
+
+    def done(limit: int):
+        while in_flight and (len(in_flight) > limit or in_flight[0][1] is None or in_flight[0][1].ready()):
+            chunk, result = in_flight.popleft()
+            yield chunk, [] if result is None else result.get()
+
+    for chunk in chunks:
+        in_flight.append((chunk, pool.apply_async(_analyze_in_worker, (items_of(chunk),)) if chunk.rows else None))
+        yield from done(2 * workers)
+    yield from done(0)
 
 
 @dataclass
@@ -144,9 +213,15 @@ def _progress_path(output_path: str) -> Path:
 
 def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: str = "text",
                id_col: str | None = None, progress: bool = True, resume: bool = False, store=None,
-               time_col: str | None = None, tz: dt.tzinfo = dt.timezone.utc) -> Summary:
+               time_col: str | None = None, tz: dt.tzinfo = dt.timezone.utc, workers: int | None = None) -> Summary:
     """Score a file row by row into `output_path`. With `store` (api.store.Store) every scored row is also stored,
-    at its `time_col` time, for /v1/stats: batch exports and API traffic then feed one dashboard."""
+    at its `time_col` time, for /v1/stats: batch exports and API traffic then feed one dashboard. `workers`:
+    processes scoring at once (default `default_workers`; more than one only in fast mode)."""
+    workers = default_workers(analyzer) if workers is None else workers
+    if workers < 1:
+        raise InputError(f"workers must be at least 1, not {workers}")
+    if workers > 1 and analyzer.scorer.engine != "fast":
+        raise InputError("more than one worker is for fast mode; the accurate engine already runs on every core")
     errors_path = "voc-score.errors.jsonl" if output_path == "-" else output_path + ".errors.jsonl"
     summary = Summary(output=output_path, errors_file=errors_path, stored=0 if store is not None else None)
     state = {"rows_done": 0, "out_bytes": None, "err_bytes": 0}
@@ -205,11 +280,15 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
             errors_file().writelines(line + "\n" for _, line in sorted(pending, key=lambda p: p[0]))
         pending.clear()
 
-    def flush(batch: list[tuple[int, dict]]):
-        items = [(str(r.get(id_col)) if id_col and r.get(id_col) is not None else str(n - 1), _cell_text(r.get(text_col)))
-                 for n, r in batch]
+    def items_of(chunk: Chunk) -> list[tuple[str, object]]:
+        return [(str(r.get(id_col)) if id_col and r.get(id_col) is not None else str(n - 1), _cell_text(r.get(text_col)))
+                for n, r in chunk.rows]
+
+    def flush(chunk: Chunk, results: list):
+        for bad in chunk.bad:
+            fail(bad.row, "bad_row", bad.reason, bad.raw[:1000])
         good, analysed, times = [], [], []
-        for (n, row), res in zip(batch, analyzer.analyze(items)):
+        for (n, row), res in zip(chunk.rows, results):
             if isinstance(res, Analysis):
                 good.append(_flat(row, res, writer.structured))
                 analysed.append(res)
@@ -223,18 +302,21 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
             summary.untimed += sum(t is None for t in times) if time_col else 0
         summary.scored += len(good)
         write_errors()
-        bar.update(len(batch))
-        checkpoint(batch[-1][0])
+        bar.update(len(chunk.rows) + len(chunk.bad))
+        checkpoint(chunk.last)
         release_free_memory()  # every chunk has other tensor shapes; keeps peak RSS flat over a long file
 
-    try:
-        batch: list[tuple[int, dict]] = []
+    def chunks():
+        """The input in chunks of CHUNK rows to score (bad rows travel with the chunk they were read in, so that
+        they are reported, and checkpointed, in row order)."""
+        nonlocal checked
+        chunk = Chunk()
         for row_no, row in rows:
             if row_no <= state["rows_done"]:
                 continue  # done in the run being resumed
+            chunk.last = row_no
             if isinstance(row, BadRow):
-                fail(row.row, "bad_row", row.reason, row.raw[:1000])
-                bar.update(1)
+                chunk.bad.append(row)
                 continue
             if not checked:
                 missing = [c for c in [text_col, id_col, time_col] if c and c not in row]
@@ -242,14 +324,21 @@ def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: 
                     option = {text_col: "--text-col", id_col: "--id-col", time_col: "--time-col"}[missing[0]]
                     raise missing_column(input_path, missing[0], row, option)
                 checked = True
-            batch.append((row_no, row))
-            if len(batch) >= CHUNK:
-                flush(batch); batch = []
-        if batch:
-            flush(batch)
-        write_errors()  # bad rows after the last scored one
+            chunk.rows.append((row_no, row))
+            if len(chunk.rows) >= CHUNK:
+                yield chunk
+                chunk = Chunk()
+        if chunk.rows or chunk.bad:
+            yield chunk
+
+    pool = _fork_pool(analyzer, workers) if workers > 1 else None
+    try:
+        for chunk, results in _analysed(analyzer, chunks(), items_of, pool, workers):
+            flush(chunk, results)
         errors_file()  # this run's (possibly empty) error file replaces any earlier one
     finally:
+        if pool is not None:
+            pool.terminate()
         bar.close()
         writer.close()
         if errors is not None:

@@ -69,7 +69,7 @@ def cmd_score(args) -> int:
         analyzer = _analyzer(args)
         summary = score_file(analyzer, args.input, output, text_col=args.text_col, id_col=args.id_col,
                              progress=not args.quiet, resume=args.resume, store=store, time_col=args.time_col,
-                             **({"tz": tz} if tz else {}))
+                             workers=args.workers, **({"tz": tz} if tz else {}))
     except InputError as e:
         return _err(str(e))
     print(f"voc score: {summary.line()} → {summary.output}", file=sys.stderr)
@@ -309,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true",
                    help="continue an interrupted run: rows already in OUTPUT are kept, not scored again (CSV or JSONL output)")
     s.add_argument("--no-aspects", action="store_true", help="sentiment only: 2–3× faster")
+    s.add_argument("--workers", type=int, help="with --mode fast: processes scoring at once (default: one per core); "
+                                               "the accurate engine always uses every core from one process")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     model_opts(s)
     s.set_defaults(func=cmd_score)

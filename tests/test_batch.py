@@ -212,3 +212,37 @@ def test_store_puts_an_export_on_the_dashboard_at_its_review_times(tmp_path):
     assert r.returncode == 0, r.stderr
     keys = [g["key"] for g in Store(db + ".2").stats(by="day")["groups"]]
     assert keys == ["2026-09-21", "2026-11-05"], keys
+
+
+def test_fast_mode_workers_write_what_one_process_writes(tmp_path):
+    """Fast mode scores in one worker process per core: output, error file and row order must be those of one
+    process, with bad rows in several chunks (256 rows each)."""
+    texts = ["物流很快，质量很好", "Terrible quality, broke in a day", "颜色和图片不一样", "", "性价比很高"]
+    lines = []
+    for i in range(900):
+        lines.append("{broken" if i % 97 == 5 else json.dumps({"id": i, "text": texts[i % 5] + (f" 第{i}单" if texts[i % 5] else "")},
+                                                              ensure_ascii=False))
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    good = [i for i in range(900) if i % 97 != 5 and i % 5 != 3]
+    outs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}.jsonl"
+        r = voc("score", src, "-o", out, "--id-col", "id", "--mode", "fast", "-q", "--workers", workers)
+        assert r.returncode == 0, r.stderr
+        assert f"scored {len(good)} row(s), failed {900 - len(good)}" in r.stderr
+        outs[workers] = (out.read_bytes(), Path(str(out) + ".errors.jsonl").read_bytes())
+    assert outs["1"] == outs["2"]
+    rows = [json.loads(x) for x in outs["2"][0].decode().splitlines()]
+    assert [x["id"] for x in rows] == good
+    errors = [json.loads(x)["row"] for x in outs["2"][1].decode().splitlines()]
+    assert errors == sorted(errors) and len(errors) == 900 - len(good)
+
+
+def test_workers_are_for_fast_mode_only(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"text": "质量很好"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    r = voc("score", src, "-q", "--workers", "2", "--mode", "accurate")
+    assert r.returncode == 2 and "fast mode" in r.stderr
+    r = voc("score", src, "-q", "--workers", "0", "--mode", "fast")
+    assert r.returncode == 2 and "at least 1" in r.stderr
