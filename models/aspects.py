@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 from models.schema import Aspect
-from nlp.document import Document, Span, is_bare_emotion, without_contrast_marker
+from nlp.document import Document, Span, is_bare_emotion, is_lone_english_word, without_contrast_marker
 
 TAXONOMY = Path(__file__).resolve().parent.parent / "data" / "aspects" / "taxonomy.json"
 TOP_K = 2
@@ -168,9 +168,13 @@ class AspectModel:
         Future: the documents' own pass then runs beside the clause embedding pass, and is awaited here only
         once the clauses are assigned."""
         # a clause that only voices a feeling (气死了😡, "so disappointed") names no touchpoint: similarity alone
-        # had put such clauses under product quality, packaging or price
+        # had put such clauses under product quality, packaging or price. Nor does a one-word English clause of a
+        # longer review: 42 of 541 aspects found in 300 English reviews came from such clauses ("Thanks" as
+        # packaging, "Finally" as product quality, "Sadly" as description match), nearly all wrong; a review that
+        # is one word ("Overpriced!") is still read.
         clauses: list[tuple[int, Span]] = [(d_i, c) for d_i, d in enumerate(docs) for c in d.clauses
-                                           if not is_bare_emotion(c.text)]
+                                           if not is_bare_emotion(c.text)
+                                           and not (len(d.clauses) > 1 and is_lone_english_word(c.text))]
         texts = [c.text for _, c in clauses]
         unique = list(dict.fromkeys(texts))
         topics = [without_contrast_marker(t) for t in unique]  # what each clause is about, for similarity

@@ -197,6 +197,14 @@ def is_bare_emotion(text: str) -> bool:
     return bool(words) and len(words) <= 30 and _bare_emotion_pattern().fullmatch(words) is not None
 
 
+def is_lone_english_word(text: str) -> bool:
+    """Whether a clause is a single English word ("Well", "Thanks", "Finally", "Sadly", "size"), its contrast marker
+    aside. Inside a longer review such a clause is a discourse word or a list item cut off at a comma, not a
+    judgement of a touchpoint (see models.aspects.AspectModel.detect)."""
+    rest = without_contrast_marker(text)
+    return not CJK.search(rest) and len(LATIN_WORD.findall(rest)) == 1
+
+
 def _carries_content(ch: str) -> bool:
     """A letter, digit, CJK character, emoji or symbol (★): anything but punctuation, spaces and controls. "？" and
     "。。。" alone are as empty as "?"; before, full-width punctuation passed as content and was scored."""

@@ -35,6 +35,10 @@ def aspects(analyzer, text):
     ("the portions were generous", {"product_quality": "positive"}),    # had after_sales and packaging
     ("good", {}), ("nice", {}), ("还可以", {}), ("一般般", {}),           # a bare verdict names no touchpoint
     ("质量不错", {"product_quality": "positive"}),                        # (good had been price, nice packaging)
+    ("Thanks, the delivery was fast.", {"logistics": "positive"}),      # a one-word clause of a longer review
+    ("Well, the battery died after two days.", {"product_quality": "negative"}),  # names nothing (Thanks had
+    ("Sadly, it broke in a week.", {"product_quality": "negative"}),    # been quality and packaging, Well
+    ("Overpriced!", {"price": "negative"}),                             # packaging); a one-word review does
 ])                                                                       # (had description_match)
 def test_implicit_mixed_and_no_opinion(analyzer, text, expected):
     assert aspects(analyzer, text) == expected
