@@ -26,6 +26,12 @@ class Scorer(Protocol):
 
 class Analyzer:
     def __init__(self, scorer: Scorer, aspects=None):
+        from models.onnx_engine import blas_on_one_thread
+
+        # small matrix products (aspect similarities): OpenBLAS's spinning second thread only took a core from the
+        # model's calls, or in fast mode from the other worker process (fast `voc score` with aspects: zh 3.72–4.31
+        # → 2.83–3.05 s, en 3.62–3.70 → 3.21–3.36 s)
+        blas_on_one_thread()
         self.scorer = scorer
         self.aspects = aspects  # models.aspects.AspectModel or None
         # with aspects on the encoder, the reviews' sentiment pass runs here beside the clause embedding pass (see
