@@ -239,17 +239,6 @@ def keep_freed_memory_for_reuse() -> None:
         pass
 
 
-def blas_on_one_thread() -> None:
-    """numpy's own matrix products (aspect similarities and the like) on one thread, for the whole process.
-
-    They are small, and OpenBLAS's second thread spins while it waits for work, on the core that a model call
-    needs. Measured here (480 short reviews with aspects, in process): batches of 8 went 61.8–62.4 → 77.2–77.4
-    reviews/s and 27 → 19 ms of CPU per review, as cheap as one big batch (99–101 reviews/s either way)."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
-
-
 def release_free_memory() -> None:
     """Hand freed heap back to the OS (glibc keeps it otherwise; measured: 1.7 → 1.3 GB after loading)."""
     import ctypes
@@ -369,7 +358,6 @@ class OnnxNet:
         self.precision, self.threads = precision, threads
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="voc-onnx")
         keep_freed_memory_for_reuse()
-        blas_on_one_thread()
         self.table = np.load(table_path(Path(path)), mmap_mode="r")  # only the rows in use become resident
         graph = int8_graph(Path(path)) if precision == "int8" else Path(path)  # made once, on first use
         inside = threading.Event()
