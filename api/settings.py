@@ -39,14 +39,14 @@ class Settings:
     max_text_chars: int = 5000
     max_items: int = 256
     max_body_bytes: int = 2 * 1024 * 1024
-    batch_wait_ms: float = 15.0  # micro-batching: the longest wait for the clients of the last batch to come back
+    batch_wait_ms: float = 15.0  # micro-batching: the longest a batch waits for its share of the load
     batch_max_items: int = 512
-    # micro-batches scored at once (see api.app.MicroBatcher); VOC_BATCHES_IN_FLIGHT. By default 1 where the
-    # analyzer already runs two model passes side by side (accurate mode with aspects on the int8 or fp32 engine), else 2. Measured, 8 clients:
-    # with aspects 1 batch 39.5–41.3 reviews/s, p99 281–294 ms; 2 batches 36.8–41.4/s, p99 357–447 ms. Sentiment
-    # only: 1 batch 123–126/s, 2 batches 130–137/s. On the bf16 engine (AMX, session 13) a batch's calls are short and
-    # leave the cores idle between them: with aspects, 2 batches 61.8/s (p99 202 ms) against 1 batch 53.5/s (190 ms).
-    batches_in_flight: int | None = None
+    # micro-batches scored at once (see api.app.MicroBatcher); VOC_BATCHES_IN_FLIGHT. Two in every mode and engine
+    # since the batcher waits for each batch's share of the load (session 16). Measured with aspects, 8 clients,
+    # short reviews: int8 engine 1 batch 83.9–84.4 reviews/s, 2 batches 89.2–91.3 (p99 134–147 ms); bf16 3 batches
+    # 74.5–75.1 against 79.2–80.2 for 2. Before that change, int8 had been better with 1 (p99 281–294 ms
+    # against 357–447), because a second batch left with whatever single request had come.
+    batches_in_flight: int = 2
     debug_log_text: bool = False  # VOC_DEBUG_LOG_TEXT=1 lets review text into logs (it holds personal data)
     store: bool = True  # VOC_STORE=0: do not keep analysed items (then /v1/stats has nothing to count)
     db_url: str | None = None  # VOC_DB_URL; default sqlite:///$VOC_HOME/voc.db
@@ -70,11 +70,4 @@ class Settings:
             tz=_tz(env.get("VOC_TZ")),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
-
-    def __post_init__(self):
-        if self.batches_in_flight is None:
-            from models.onnx_engine import default_engine
-
-            one = self.mode == "accurate" and self.aspects and default_engine() != "bf16"
-            object.__setattr__(self, "batches_in_flight", 1 if one else 2)
+        return cls(**{k: v for k, v in values.items() if v is not None})  # unset: the field's default

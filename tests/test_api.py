@@ -268,10 +268,11 @@ def test_topics_endpoint(server):
     assert httpx.post(base + "/v1/topics", json={"texts": ["a"] * 5001}).status_code == 413
 
 
-def test_micro_batcher_scores_two_batches_at_once_and_answers_each_request_its_own_results():
-    """While one batch is scored the next one starts on the second worker; never more than two run, and no
-    request waits for a window when another batch is already running."""
+def test_micro_batcher_shares_concurrent_clients_between_two_batches_and_answers_each_its_own_results():
+    """8 clients that come back one by one after each answer: two batches run at once, each waits for its
+    share of the load (4 requests) instead of leaving with the first one or two, and nothing is lost."""
     import asyncio
+    import statistics
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -288,13 +289,13 @@ def test_micro_batcher_scores_two_batches_at_once_and_answers_each_request_its_o
         return [f"{i}:{t}" for i, t in items]
 
     async def main():
-        batcher = MicroBatcher(analyze, ThreadPoolExecutor(2), wait_ms=5, max_items=512, concurrency=2)
+        batcher = MicroBatcher(analyze, ThreadPoolExecutor(2), wait_ms=15, max_items=512, concurrency=2)
         batcher.start()
 
         async def client(c):
             answers = []
-            for k in range(6):
-                await asyncio.sleep(0.004 * c)  # requests reach a server spread out, not in lockstep
+            for k in range(10):
+                await asyncio.sleep(0.001 * c)  # requests reach a server spread out, not in lockstep
                 answers.append(await batcher.submit([(f"{c}-{k}", "x")]))
             return answers
 
@@ -303,18 +304,40 @@ def test_micro_batcher_scores_two_batches_at_once_and_answers_each_request_its_o
         return answers
 
     answers = asyncio.run(main())
-    assert answers == [[[f"{c}-{k}:x"] for k in range(6)] for c in range(8)]
-    assert most[0] == 2 and sum(sizes) == 48 and max(sizes) > 1  # overlapped, micro-batched, nothing lost
+    assert answers == [[[f"{c}-{k}:x"] for k in range(10)] for c in range(8)]
+    assert most[0] == 2 and sum(sizes) == 80
+    assert statistics.median(sizes) == 4, sizes  # the load shared: 8 clients, 2 batches in flight
 
 
-def test_batches_in_flight_follow_the_mode(monkeypatch):
+def test_micro_batcher_never_keeps_a_lone_client_waiting(monkeypatch):
+    """One client at a time is scored at once, also right after a burst of concurrent requests has passed."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.app import MicroBatcher
+
+    monkeypatch.setattr(MicroBatcher, "WINDOW", 0.05)
+
+    async def main():
+        batcher = MicroBatcher(lambda items: [t for _, t in items], ThreadPoolExecutor(2), wait_ms=300,
+                               max_items=512, concurrency=2)
+        batcher.start()
+        await asyncio.gather(*(batcher.submit([(str(c), "x")]) for c in range(8)))  # a burst
+        await asyncio.sleep(0.2)  # a quiet moment: more than two windows
+        t = time.perf_counter()
+        for k in range(5):
+            assert await batcher.submit([(str(k), f"t{k}")]) == [f"t{k}"]
+        elapsed = time.perf_counter() - t
+        batcher.task.cancel()
+        return elapsed
+
+    assert asyncio.run(main()) < 0.3  # five requests; one wait for a partner would take 0.3 s alone
+
+
+def test_batches_in_flight_default_and_override(monkeypatch):
     from api.settings import Settings
 
-    monkeypatch.setenv("VOC_ENGINE", "int8")
-    assert Settings().batches_in_flight == 1  # accurate with aspects: each batch runs two passes side by side
-    monkeypatch.setenv("VOC_ENGINE", "bf16")
-    assert Settings().batches_in_flight == 2  # bf16 calls are short: a second batch fills the gaps between them
-    assert Settings(aspects=False).batches_in_flight == 2 and Settings(mode="fast").batches_in_flight == 2
+    assert Settings().batches_in_flight == 2 and Settings.from_env(mode="fast").batches_in_flight == 2
     monkeypatch.setenv("VOC_BATCHES_IN_FLIGHT", "3")
     assert Settings.from_env().batches_in_flight == 3
     monkeypatch.setenv("VOC_BATCHES_IN_FLIGHT", "two")
