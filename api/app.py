@@ -171,13 +171,9 @@ class MicroBatcher:
         self.peak = max(self.peak, self.in_server)
 
     @property
-    def recent_peak(self) -> int:
-        return max(self.peak, self.peak_before)
-
-    @property
     def target(self) -> int:
         """Requests a batch waits for: an equal share of the recent peak for each batch in flight."""
-        return -(-self.recent_peak // self.concurrency)
+        return -(-max(self.peak, self.peak_before) // self.concurrency)
 
     def start(self):
         self.free = asyncio.Semaphore(self.concurrency)
@@ -202,8 +198,7 @@ class MicroBatcher:
                 job = self.queue.get_nowait()
                 jobs.append(job); n += len(job[0])
             deadline = loop.time() + self.wait
-            # nobody else to wait for when every recent client is queued or being scored (3 clients: 2 + 1)
-            while n < self.max_items and len(jobs) < self.target and self.in_server < self.recent_peak:
+            while n < self.max_items and len(jobs) < self.target:
                 timeout = deadline - loop.time()
                 if timeout <= 0:
                     break

@@ -334,41 +334,6 @@ def test_micro_batcher_never_keeps_a_lone_client_waiting(monkeypatch):
     assert asyncio.run(main()) < 0.3  # five requests; one wait for a partner would take 0.3 s alone
 
 
-def test_micro_batcher_does_not_wait_for_clients_that_are_already_being_scored():
-    """3 clients, 2 batches in flight: a batch of 2 and a batch of 1 run side by side. The lone one has no partner
-    to wait for (the third client is in the other batch), so it must not hold its slot waiting for one."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    from api.app import MicroBatcher
-
-    spans = []
-
-    def analyze(items):
-        start = time.perf_counter()
-        time.sleep(0.02)
-        spans.append((start, time.perf_counter(), len(items)))
-        return [t for _, t in items]
-
-    async def main():
-        batcher = MicroBatcher(analyze, ThreadPoolExecutor(2), wait_ms=300, max_items=512, concurrency=2)
-        batcher.start()
-
-        async def client(c):
-            await asyncio.sleep(0.005 * c)  # they start apart, so that one batch does not hold every client
-            for k in range(4):
-                assert await batcher.submit([(str(k), f"{c}-{k}")]) == [f"{c}-{k}"]
-
-        await asyncio.gather(*(client(c) for c in range(3)))
-        batcher.task.cancel()
-
-    asyncio.run(main())
-    spans.sort()
-    lone_beside_a_pair = [s for s in spans[2:] if s[2] == 1
-                          and any(o[2] == 2 and o[0] < s[1] and s[0] < o[1] for o in spans)]
-    assert len(lone_beside_a_pair) >= 2, spans  # waiting for a partner, it ran only after the pair (old rule)
-
-
 def test_batches_in_flight_default_and_override(monkeypatch):
     from api.settings import Settings
 
