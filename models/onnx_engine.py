@@ -37,16 +37,18 @@ import numpy as np
 CALL_COST_TOKENS = 35
 
 
-def _padded_cuts(lens: np.ndarray, budget: int, max_rows: int, call_cost: int) -> tuple[list[tuple[int, int]], float]:
+def _padded_cuts(lens: np.ndarray, budget: int, max_rows: int, call_cost: int,
+                 step: int = 1) -> tuple[list[tuple[int, int]], float]:
     """Cuts [b, e) of the sorted lengths into calls, minimising padded tokens + `call_cost` per call
-    (dynamic programming), and that cost."""
+    (dynamic programming), and that cost. A call's rows are `step`-aligned (see WIDTH_STEP)."""
     n = len(lens)
     best = np.zeros(n + 1)
     start = np.zeros(n + 1, dtype=np.int64)
     for e in range(1, n + 1):  # best[e]: cheapest batching of the e shortest; the last batch is [start[e], e)
-        rows = min(max_rows, max(1, budget // int(lens[e - 1])), e)
+        width = -(-int(lens[e - 1]) // step) * step
+        rows = min(max_rows, max(1, budget // width), e)
         b = np.arange(e - rows, e)
-        cost = best[b] + call_cost + (e - b) * lens[e - 1]
+        cost = best[b] + call_cost + (e - b) * width
         k = int(np.argmin(cost))
         best[e], start[e] = cost[k], b[k]
     cuts, e = [], n
@@ -86,7 +88,8 @@ PACK_WIDTH = 64
 PACK_PENALTY = 1.1
 
 
-def plan_calls(lengths: list[int], budget: int, max_rows: int, call_cost: int = CALL_COST_TOKENS) -> list[list[list[int]]]:
+def plan_calls(lengths: list[int], budget: int, max_rows: int, call_cost: int = CALL_COST_TOKENS,
+               step: int = 1) -> list[list[list[int]]]:
     """Model calls → rows → the sequence indices laid end to end in that row.
 
     Two plans, the cheaper under the cost model wins: padded (one sequence per row, the DP of
@@ -99,12 +102,12 @@ def plan_calls(lengths: list[int], budget: int, max_rows: int, call_cost: int = 
         return []
     order = sorted(range(len(lengths)), key=lambda i: max(lengths[i], 1))
     lens = np.array([max(lengths[i], 1) for i in order], dtype=np.int64)
-    cuts, padded_cost = _padded_cuts(lens, budget, max_rows, call_cost)
+    cuts, padded_cost = _padded_cuts(lens, budget, max_rows, call_cost, step)
     padded = [[[i] for i in order[b:e]] for b, e in cuts]
     total = int(lens.sum())
     if total * PACK_PENALTY + -(-total // budget) * call_cost >= padded_cost:
         return padded  # packing cannot beat it (big sorted batches): skip the first-fit search
-    width = max(PACK_WIDTH, int(lens[-1]))
+    width = -(-max(PACK_WIDTH, int(lens[-1])) // step) * step
     rows: list[list[int]] = []
     room: list[int] = []
     for k in range(len(order) - 1, -1, -1):  # longest first, into the first row with room
@@ -416,7 +419,8 @@ class OnnxNet:
         """Each sequence's mean token output, batched by `plan_calls` (padded or packed rows)."""
         if not seqs:
             return np.zeros((0, 0), np.float32)
-        calls = plan_calls([len(s) for s in seqs], budget, max_rows)
+        calls = plan_calls([len(s) for s in seqs], budget, max_rows,
+                           step=WIDTH_STEP if self.precision == "bf16" else 1)
         with OnnxNet.active_lock:
             alone = OnnxNet.active == 0
             OnnxNet.active += 1

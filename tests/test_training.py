@@ -215,6 +215,22 @@ def test_packed_rows_score_each_sequence_as_if_alone(tmp_path):
     assert sorted(i for call in many for row in call for i in row) == list(range(600))
 
 
+def test_planner_counts_the_width_step_that_bf16_calls_round_up_to():
+    """bf16 calls pad each row to a multiple of 16 tokens. 600 sequences of 17–20 tokens padded one per row
+    would compute 32 each (60% waste); knowing the step, the planner packs them ~3 to a 64-token row."""
+    from models.onnx_engine import plan_calls
+
+    lengths = [17 + k % 4 for k in range(600)]
+
+    def computed(plan, step):
+        return sum(len(call) * -(-max(sum(lengths[i] for i in row) for row in call) // step) * step for call in plan)
+
+    blind, aware = plan_calls(lengths, 1024, 128), plan_calls(lengths, 1024, 128, step=16)
+    assert sorted(i for call in aware for row in call for i in row) == list(range(600))
+    assert computed(blind, 16) >= 1.5 * sum(lengths)  # what the step cost before the planner knew of it
+    assert computed(aware, 16) <= 1.2 * sum(lengths)  # 3 of 17–20 tokens to a 64-token row
+
+
 def test_padded_batches_cover_every_row_once_and_do_not_pad_short_rows_to_long_ones():
     from models.onnx_engine import padded_batches
 
