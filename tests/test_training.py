@@ -229,6 +229,8 @@ def test_planner_counts_the_width_step_that_bf16_calls_round_up_to():
     assert sorted(i for call in aware for row in call for i in row) == list(range(600))
     assert computed(blind, 16) >= 1.5 * sum(lengths)  # what the step cost before the planner knew of it
     assert computed(aware, 16) <= 1.2 * sum(lengths)  # 3 of 17–20 tokens to a 64-token row
+    # a micro-batch of 4 short reviews: one row of 112 tokens, not two rows of 64 (two half-empty)
+    assert plan_calls([28, 25, 24, 23], 1024, 128, step=16) == [[[0, 1, 2, 3]]]
 
 
 def test_padded_batches_cover_every_row_once_and_do_not_pad_short_rows_to_long_ones():
