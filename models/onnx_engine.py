@@ -6,8 +6,8 @@ faster still but its per-batch activation scales made a review's score depend on
 what it was batched with and cost 1–3 points of English accuracy, so it is not used. The default
 engine is int8 of our own making, scaled per token so that a score never depends on the batch
 (models/quantize.py); `VOC_ENGINE=fp32` runs the exact fp32 graph. On CPUs with AMX the default is the
-fp32 graph on OpenVINO with bf16 matrix products (`default_engine`), another ~2.4× faster, and so on CPUs with
-AVX-512 BF16 (AMD Zen 4 and later): measured gains in `default_engine`.
+fp32 graph on OpenVINO with bf16 matrix products (`default_engine`), another ~2.4× faster, and so on AMD CPUs with
+AVX-512 BF16 (Zen 4 and later); Intel's AVX-512 BF16 without AMX measured slower (`bf16_is_faster`).
 
 The graph is exported once per model (keyed by a hash of its weight files) into
 ``$VOC_BASE_CACHE/onnx/`` and reused; a fresh clone exports in ~10 s on first use.
@@ -326,21 +326,31 @@ def _openvino_bf16(path: Path, threads: int):
     return run
 
 
-# CPU flags (/proc/cpuinfo) of native bf16 matrix products: AMX tiles (Intel Xeon since Sapphire Rapids) and AVX-512
-# BF16 dot products (AMD Zen 4 and later, Intel Cooper Lake). Measured faster than int8 on AMX and on Zen 5.
-BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
-
-
-def cpu_flags() -> frozenset[str]:
-    """This CPU's feature flags, read from /proc/cpuinfo (empty where there is none: not Linux)."""
+def cpu_info() -> tuple[str, frozenset[str]]:
+    """This CPU's vendor ("GenuineIntel", "AuthenticAMD") and feature flags, read from /proc/cpuinfo (empty where there
+    is none: not Linux)."""
+    vendor, flags = "", frozenset()
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.partition(":")[2].split())
+                key, _, value = line.partition(":")
+                if key.strip() == "vendor_id":
+                    vendor = value.strip()
+                elif key.strip() == "flags":
+                    return vendor, frozenset(value.split())
     except OSError:
         pass
-    return frozenset()
+    return vendor, flags
+
+
+def bf16_is_faster(vendor: str, flags: frozenset[str]) -> bool:
+    """Whether OpenVINO's bf16 beats the int8 engine on this CPU. Measured faster on AMX tiles (Intel Xeon since
+    Sapphire Rapids, session 13) and on AMD's AVX-512 BF16 (Zen 5, sessions 14–17). Slower on an Intel Xeon whose
+    AMX the hypervisor hides (model 207, Emerald Rapids, with avx512_bf16 but no amx flags, session 18): as slow as
+    fp32, about half the int8 engine's speed (`voc score` of 2,000 zh reviews 43–44 s against 22–23 s, 300 en reviews
+    25.1 against 14.1 s), though OpenVINO reports BF16 among its capabilities. Intel's AVX-512 BF16 without AMX
+    (Cooper Lake too) therefore keeps int8."""
+    return "amx_bf16" in flags or ("avx512_bf16" in flags and vendor == "AuthenticAMD")
 
 
 _FIRST_CALL = threading.Lock()  # one bf16 net's first call at a time (see OnnxNet.__init__)
@@ -457,8 +467,8 @@ class OnnxNet:
 
 
 def default_engine() -> str:
-    """`VOC_ENGINE`: "auto" (the default) is "bf16" on a CPU with native bf16 matrix products (`BF16_FLAGS`) and
-    "int8" elsewhere; "int8" is per-token int8 on ONNX Runtime (1.4–1.9× faster than fp32, accuracy within 0.02
+    """`VOC_ENGINE`: "auto" (the default) is "bf16" where bf16 was measured faster (`bf16_is_faster`: AMX, AMD's
+    AVX-512 BF16) and "int8" elsewhere; "int8" is per-token int8 on ONNX Runtime (1.4–1.9× faster than fp32, accuracy within 0.02
     points on the dev sets; see models/quantize.py), "bf16" OpenVINO with bf16 matrix products, "fp32" ONNX Runtime
     exact to the trained weights. bf16 against int8: on AMX (session 13) calls 2.4–2.7× faster and the API's offline
     rate with aspects 98 → 159 reviews/s; on AVX-512 BF16 (AMD Zen 5, session 14) `voc score` of English 1.4–1.6×
@@ -466,7 +476,7 @@ def default_engine() -> str:
     bf16 there (it may fall back to fp32, which session 13 measured no faster than ONNX Runtime's fp32)."""
     engine = os.environ.get("VOC_ENGINE", "auto")
     if engine == "auto":
-        return "bf16" if cpu_flags() & BF16_FLAGS else "int8"
+        return "bf16" if bf16_is_faster(*cpu_info()) else "int8"
     if engine not in PRECISIONS:
         raise ValueError(f"VOC_ENGINE={engine!r}: use auto, {', '.join(PRECISIONS)}")
     return engine

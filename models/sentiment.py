@@ -55,7 +55,7 @@ class SentimentScorer:
     def load(cls, model_dir: Path, threads: int | None = None, engine: str | None = None) -> "SentimentScorer":
         """engine: "int8" (ONNX Runtime, per-token int8 matrix products), "bf16" (OpenVINO, bf16 matrix products
         on AMX or AVX-512 BF16), "fp32" (ONNX Runtime, exact) or "torch"; by default `VOC_ENGINE` (models.onnx_engine.default_engine:
-        bf16 on CPUs with native bf16, else int8)."""
+        bf16 where measured faster: AMX, AMD AVX-512 BF16; else int8)."""
         from models.encoder import ensure_base_model, load_tokenizer
 
         base = ensure_base_model()

@@ -163,7 +163,7 @@ def test_unknown_route_and_models(server):
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     models = httpx.get(base + "/v1/models").json()
     assert models["serving"] and any(m["name"] == "default" for m in models["models"])
-    assert models["engine"] == default_engine()  # bf16 with native bf16 (AMX, AVX-512 BF16), else int8
+    assert models["engine"] == default_engine()  # bf16 where measured faster (AMX, AMD AVX-512 BF16), else int8
 
 
 def test_admin_needs_a_key_even_when_the_api_is_open(server):
