@@ -126,8 +126,10 @@ class StatsResponse(BaseModel):
 class ModelsResponse(BaseModel):
     serving: str
     mode: str
-    engine: str = Field(description="what runs the model: bf16 (the default on CPUs with AMX or AVX-512 BF16: OpenVINO, "
-                                    "bf16 matrix products), int8 (the default elsewhere: per-token int8), fp32 (VOC_ENGINE=fp32, exact) "
+    engine: str = Field(description="what runs the model: bf16 (the default on CPUs with AMX or AMD's AVX-512 BF16: OpenVINO, "
+                                    "bf16 matrix products), ov-int8 (the default on other Intel CPUs with AVX-512 VNNI: OpenVINO, "
+                                    "int8 weights and per-token activations), int8 (the default elsewhere: per-token int8 on ONNX "
+                                    "Runtime), fp32 (VOC_ENGINE=fp32, exact) "
                                     "or fast (fast mode's static vectors); scores differ by ~0.003 (int8 from fp32) and ~0.007 (bf16 from int8) on average")
     models: list[dict]
 

@@ -174,7 +174,7 @@ def remove_stale(cache: Path) -> list[Path]:
     leave ~470 MB per old graph behind). Safe while another process reads them: an open or mapped file
     lives on, and a process that needs a deleted graph again exports it again."""
     def stem(f: Path) -> str:
-        return f.name.split(".")[0].removesuffix(INT8_TAG)
+        return f.name.split(".")[0].removesuffix(INT8_TAG).removesuffix(W8_TAG)
 
     stale = [f for f in cache.iterdir()
              if f.is_file() and "-g" in f.name and not stem(f).endswith(f"-g{GRAPH_VERSION}")
@@ -268,25 +268,40 @@ def release_free_memory() -> None:
 
 
 INT8_TAG = "-int8t"  # per-token int8 (models/quantize.py); "-int8" graphs were per-call and are stale
+W8_TAG = "-w8"  # int8 weights for OpenVINO's own activation quantisation (models/quantize.weight_int8)
 
 
 def int8_graph(path: Path) -> Path:
     """The graph with its weight MatMuls in per-token int8 (`models.quantize`), made once next to the fp32
     graph in under a second."""
-    q = path.with_name(path.stem + INT8_TAG + ".onnx")
+    return _derived_graph(path, INT8_TAG, "per_token_int8")
+
+
+def w8_graph(path: Path) -> Path:
+    """The graph with int8 weights for the ov-int8 engine (`models.quantize.weight_int8`), made once in under a second."""
+    return _derived_graph(path, W8_TAG, "weight_int8")
+
+
+def _derived_graph(path: Path, tag: str, maker: str) -> Path:
+    q = path.with_name(path.stem + tag + ".onnx")
     if not q.exists():
-        from models.quantize import per_token_int8
+        from models import quantize
 
         tmp = q.with_suffix(f".tmp{os.getpid()}")
-        per_token_int8(path, tmp)
+        getattr(quantize, maker)(path, tmp)
         _replace_text(q.with_suffix(".table"), table_path(path).name)
         os.replace(tmp, q)
         remove_stale(path.parent)  # e.g. the per-call int8 graphs of earlier versions
     return q
 
 
-PRECISIONS = ("int8", "fp32", "bf16")
-WIDTH_STEP = 16  # bf16 (OpenVINO) calls pad their rows to a multiple of this many tokens (see OnnxNet._call)
+PRECISIONS = ("int8", "fp32", "bf16", "ov-int8")
+OPENVINO = {  # the engines that run on OpenVINO, and how each is compiled
+    "bf16": {"INFERENCE_PRECISION_HINT": "bf16"},
+    # int8 weights (w8_graph), activations quantised per token in groups of 32 channels, the rest fp32
+    "ov-int8": {"INFERENCE_PRECISION_HINT": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": 32},
+}
+WIDTH_STEP = 16  # OpenVINO calls pad their rows to a multiple of this many tokens (see OnnxNet._call)
 
 
 def _onnxruntime(path: Path, threads: int):
@@ -306,17 +321,19 @@ def _onnxruntime(path: Path, threads: int):
     return lambda feeds: session.run(None, feeds)[0]
 
 
-def _openvino_bf16(path: Path, threads: int):
-    """OpenVINO on the fp32 graph with bf16 matrix products, which run on the AMX tile units of recent Xeons
-    (2.4–2.7× faster per call than the int8 engine from 1×64 to 32×128 tokens, 1.6× on 1×8) or as AVX-512 BF16
-    dot products (AMD Zen 5: 1.1–1.6× per call). One
+def _openvino(path: Path, threads: int, precision: str):
+    """OpenVINO on `path`. bf16: the fp32 graph with bf16 matrix products, which run on the AMX tile units of recent
+    Xeons (2.4–2.7× faster per call than the int8 engine from 1×64 to 32×128 tokens, 1.6× on 1×8) or as AVX-512 BF16
+    dot products (AMD Zen 5: 1.1–1.6× per call). ov-int8: the graph of `w8_graph`, int8 matrix products (VNNI) on
+    int8 weights and activations OpenVINO quantises per token (Intel without AMX: 1.2–1.8× faster calls than the
+    int8 engine, `default_engine`). One
     stream per thread, so that concurrent calls (the pool's split halves, two passes side by side) run at once
     instead of queueing behind each other; each call gets an infer request of its own thread."""
     import openvino as ov
 
     # from the file in one call, which runs without the GIL (see OnnxNet: the tokenizer loads meanwhile)
     compiled = ov.Core().compile_model(str(path), "CPU", {
-        "INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": threads})
+        **OPENVINO[precision], "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": threads})
     local = threading.local()
 
     def run(feeds):
@@ -353,7 +370,15 @@ def bf16_is_faster(vendor: str, flags: frozenset[str]) -> bool:
     return "amx_bf16" in flags or ("avx512_bf16" in flags and vendor == "AuthenticAMD")
 
 
-_FIRST_CALL = threading.Lock()  # one bf16 net's first call at a time (see OnnxNet.__init__)
+def ov_int8_is_faster(vendor: str, flags: frozenset[str]) -> bool:
+    """Whether the ov-int8 engine beats ONNX Runtime's int8 here: measured on the Intel Xeon of `bf16_is_faster`
+    without visible AMX (session 18; one thread per call, ms): 1×16 tokens 3.9 against 7.1, 1×64 10.2 against 18.2,
+    4×32 18.0 against 25.3, 8×64 58.5 against 87.1, 32×32 129 against 163. Intel's AVX-512 VNNI is what it runs on;
+    AMD CPUs were not measured and keep int8."""
+    return vendor == "GenuineIntel" and "avx512_vnni" in flags
+
+
+_FIRST_CALL = threading.Lock()  # one OpenVINO net's first call at a time (see OnnxNet.__init__)
 
 
 class OnnxNet:
@@ -385,13 +410,13 @@ class OnnxNet:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="voc-onnx")
         keep_freed_memory_for_reuse()
         self.table = np.load(table_path(Path(path)), mmap_mode="r")  # only the rows in use become resident
-        graph = int8_graph(Path(path)) if precision == "int8" else Path(path)  # made once, on first use
+        graph = {"int8": int8_graph, "ov-int8": w8_graph}.get(precision, Path)(Path(path))  # made once, on first use
         inside = threading.Event()
 
         def build():
             inside.set()
-            if precision == "bf16":
-                run = _openvino_bf16(graph, threads)
+            if precision in OPENVINO:
+                run = _openvino(graph, threads, precision)
                 # OpenVINO's Python binding sets up process-wide state on its first tensor copy, and a second thread
                 # copying meanwhile deadlocks both (seen in CI: the pool's two first calls, each thread waiting on
                 # the other). One call here, before this net takes calls and never beside another net's first call
@@ -417,7 +442,7 @@ class OnnxNet:
     def _call(self, seqs: list[list[int]], call: list[list[int]]) -> tuple[list[int], np.ndarray]:
         """One model call over rows of packed sequences: (sequence indices, their mean token outputs)."""
         width = max(sum(len(seqs[i]) for i in row) for row in call)
-        if self.precision == "bf16":
+        if self.precision in OPENVINO:
             # OpenVINO re-plans its graph whenever the input shape changes (~3 ms a call on 2 cores: 1×8…1×16 tokens of
             # random widths 6.6 ms a call, one width 3.8 ms); widths in steps of WIDTH_STEP repeat far more often
             width = -(-width // WIDTH_STEP) * WIDTH_STEP
@@ -443,7 +468,7 @@ class OnnxNet:
         if not seqs:
             return np.zeros((0, 0), np.float32)
         calls = plan_calls([len(s) for s in seqs], budget, max_rows,
-                           step=WIDTH_STEP if self.precision == "bf16" else 1)
+                           step=WIDTH_STEP if self.precision in OPENVINO else 1)
         with OnnxNet.active_lock:
             alone = OnnxNet.active == 0
             OnnxNet.active += 1
@@ -468,7 +493,9 @@ class OnnxNet:
 
 def default_engine() -> str:
     """`VOC_ENGINE`: "auto" (the default) is "bf16" where bf16 was measured faster (`bf16_is_faster`: AMX, AMD's
-    AVX-512 BF16) and "int8" elsewhere; "int8" is per-token int8 on ONNX Runtime (1.4–1.9× faster than fp32, accuracy within 0.02
+    AVX-512 BF16), "ov-int8" on other Intel CPUs with AVX-512 VNNI (`ov_int8_is_faster`) and "int8" elsewhere;
+    "ov-int8" is OpenVINO on int8 weights with activations quantised per token (`models.quantize.weight_int8`);
+    "int8" is per-token int8 on ONNX Runtime (1.4–1.9× faster than fp32, accuracy within 0.02
     points on the dev sets; see models/quantize.py), "bf16" OpenVINO with bf16 matrix products, "fp32" ONNX Runtime
     exact to the trained weights. bf16 against int8: on AMX (session 13) calls 2.4–2.7× faster and the API's offline
     rate with aspects 98 → 159 reviews/s; on AVX-512 BF16 (AMD Zen 5, session 14) `voc score` of English 1.4–1.6×
@@ -476,7 +503,8 @@ def default_engine() -> str:
     bf16 there (it may fall back to fp32, which session 13 measured no faster than ONNX Runtime's fp32)."""
     engine = os.environ.get("VOC_ENGINE", "auto")
     if engine == "auto":
-        return "bf16" if bf16_is_faster(*cpu_info()) else "int8"
+        cpu = cpu_info()
+        return "bf16" if bf16_is_faster(*cpu) else "ov-int8" if ov_int8_is_faster(*cpu) else "int8"
     if engine not in PRECISIONS:
         raise ValueError(f"VOC_ENGINE={engine!r}: use auto, {', '.join(PRECISIONS)}")
     return engine

@@ -7,7 +7,7 @@ Like a transformers `Pipeline` it runs preprocess → forward → postprocess:
   sentence by sentence into windows (an over-long sentence is cut into token
   chunks), so nothing is ever silently dropped.
 - forward: windows batched by a token budget (padded, or packed several to a row), run by ONNX Runtime
-  (models/onnx_engine.py; bf16 on CPUs with AMX or AVX-512 BF16, else per-token int8; `VOC_ENGINE=fp32` for exact fp32) or PyTorch
+  (models/onnx_engine.py; bf16 on CPUs with AMX or AMD AVX-512 BF16, int8 on OpenVINO on other Intel CPUs with AVX-512 VNNI, else per-token int8; `VOC_ENGINE=fp32` for exact fp32) or PyTorch
   (`engine="torch"`, used for training-time checks).
 - postprocess: a document's probabilities are the token-weighted mean over its
   windows; label = argmax, score = P(pos) − P(neg), confidence = max prob.
@@ -44,7 +44,7 @@ class SentimentScorer:
         self.window = int(meta.get("max_len", 256))
         self.batch_tokens = batch_tokens
         self.threads = threads or os.cpu_count() or 1
-        # what runs the network (reported by GET /v1/models): an OnnxNet knows its precision (int8, bf16, fp32)
+        # what runs the network (reported by GET /v1/models): an OnnxNet knows its precision (int8, bf16, ov-int8, fp32)
         self.engine = "torch" if hasattr(net, "eval") else net.precision
         # "query:" then the text tokenised on its own (which starts with "▁") equals the
         # joint tokenisation of "query: " + text used in training.
@@ -54,8 +54,9 @@ class SentimentScorer:
     @classmethod
     def load(cls, model_dir: Path, threads: int | None = None, engine: str | None = None) -> "SentimentScorer":
         """engine: "int8" (ONNX Runtime, per-token int8 matrix products), "bf16" (OpenVINO, bf16 matrix products
-        on AMX or AVX-512 BF16), "fp32" (ONNX Runtime, exact) or "torch"; by default `VOC_ENGINE` (models.onnx_engine.default_engine:
-        bf16 where measured faster: AMX, AMD AVX-512 BF16; else int8)."""
+        on AMX or AVX-512 BF16), "ov-int8" (OpenVINO, int8 weights and per-token activations), "fp32" (ONNX Runtime,
+        exact) or "torch"; by default `VOC_ENGINE` (models.onnx_engine.default_engine: bf16 on AMX and AMD AVX-512 BF16,
+        ov-int8 on other Intel CPUs with AVX-512 VNNI, else int8)."""
         from models.encoder import ensure_base_model, load_tokenizer
 
         base = ensure_base_model()
@@ -79,7 +80,7 @@ class SentimentScorer:
         elif engine == "torch":
             net, meta = torch_net()
         else:
-            raise ValueError(f"unknown engine {engine!r}; use int8, bf16, fp32 or torch")
+            raise ValueError(f"unknown engine {engine!r}; use int8, bf16, ov-int8, fp32 or torch")
         return cls(net, load_tokenizer(model_dir, base), meta, threads)
 
     # -- preprocess ------------------------------------------------------
