@@ -103,10 +103,10 @@ def per_token_int8(src: Path, dst: Path, fp32_down_layers: int = FP32_DOWN_LAYER
 def weight_int8(src: Path, dst: Path) -> int:
     """Write `src` with int8 weights (one scale per output column) dequantised in front of each MatMul to `dst`;
     returns how many were converted. OpenVINO reads Cast(int8) → Mul(scale) → MatMul as compressed weights and
-    quantises the activations itself, per token in groups of 32 channels (`DYNAMIC_QUANTIZATION_GROUP_SIZE`), so a
-    row's result depends on that row only. Every weight MatMul but the 3-class head is converted: group scales keep
-    outlier channels in their own groups, so the FFN down-projections need no fp32 exception (the dev sets: zh 0.9231,
-    en 0.8813 against the per-token graph's 0.9231 / 0.8806; session 18)."""
+    quantises the activations itself, per token in groups of channels (`models.onnx_engine.OPENVINO`), so a row's
+    result depends on that row only. Every weight MatMul but the 3-class head is converted: group scales keep
+    outlier channels in their own groups, so the FFN down-projections need no fp32 exception (the dev sets with groups
+    of 32: zh 0.9231, en 0.8813 against the per-token graph's 0.9231 / 0.8806; of 128: 0.9237 / 0.8811; session 18)."""
     import onnx
     from onnx import helper, numpy_helper
 
