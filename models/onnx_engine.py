@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models import quantize
+
 
 # What one more model call costs, in padded tokens: on 2 cores a call takes ~5 ms plus ~0.14 ms per
 # padded token (1×8 tokens 6.4 ms, 8×16 21.9 ms, 32×32 146 ms), so ~35 tokens.
@@ -274,21 +276,20 @@ W8_TAG = "-w8"  # int8 weights for OpenVINO's own activation quantisation (model
 def int8_graph(path: Path) -> Path:
     """The graph with its weight MatMuls in per-token int8 (`models.quantize`), made once next to the fp32
     graph in under a second."""
-    return _derived_graph(path, INT8_TAG, "per_token_int8")
+    return _derived_graph(path, INT8_TAG, quantize.per_token_int8)
 
 
 def w8_graph(path: Path) -> Path:
     """The graph with int8 weights for the ov-int8 engine (`models.quantize.weight_int8`), made once in under a second."""
-    return _derived_graph(path, W8_TAG, "weight_int8")
+    return _derived_graph(path, W8_TAG, quantize.weight_int8)
 
 
-def _derived_graph(path: Path, tag: str, maker: str) -> Path:
+def _derived_graph(path: Path, tag: str, rewrite) -> Path:
+    """`rewrite(path, dst)` of the graph, cached next to it under `tag`."""
     q = path.with_name(path.stem + tag + ".onnx")
     if not q.exists():
-        from models import quantize
-
         tmp = q.with_suffix(f".tmp{os.getpid()}")
-        getattr(quantize, maker)(path, tmp)
+        rewrite(path, tmp)
         _replace_text(q.with_suffix(".table"), table_path(path).name)
         os.replace(tmp, q)
         remove_stale(path.parent)  # e.g. the per-call int8 graphs of earlier versions
