@@ -1,73 +1,127 @@
-"""Aspect detection on the team's labeled sets (tests/data/aspects_eval*.jsonl).
+"""Aspect detection, side by side: the learned clause heads (default), the similarity model they replaced, and a
+TF-IDF + logistic regression baseline trained on the same corpus split, on every labelled set at hand.
 
-    python benchmarks/aspects.py [--mode accurate|fast] [--eval FILE]
+    python benchmarks/aspects.py [--systems learned,similarity,tfidf] [--sets shared,corpus-test,team,services]
 
-FILE: aspects_eval.jsonl (default: 327 e-commerce reviews), aspects_eval_services.jsonl (50
-food-delivery, restaurant and hotel reviews: the taxonomy's service examples were chosen on it) or
-aspects_eval_services_heldout.jsonl (30 more, written before those examples; none became an example).
-
-Prints per-aspect precision/recall/F1, micro-F1, and polarity accuracy on the
-aspects found correctly; plus the share of predicted evidence spans that are
-substrings of the text and overlap the gold evidence.
+Sets: `shared` = ../shared/data/aspects_dev.jsonl (280 real reviews; measuring only, skipped when absent),
+`corpus-test` = the held-out writing batches of data/corpus (training/corpus.py), `team` and `services` =
+tests/data/aspects_eval*.jsonl. For each: micro precision/recall/F1 over (review, aspect) pairs, polarity
+accuracy on the aspects found, per-aspect precision/recall with the number predicted, and reviews/s
+(in process, model loaded; the first call's warm-up excluded).
 """
 import argparse
 import json
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from models.analyzer import Analyzer  # noqa: E402
+from models.metrics import aspect_report  # noqa: E402
 
-EVAL = ROOT / "tests" / "data" / "aspects_eval.jsonl"
-
-
-def overlap(a: str, b: str) -> bool:
-    return bool(set(a) & set(b)) and (a in b or b in a or len(set(a) & set(b)) >= min(len(set(a)), len(set(b))) / 2)
+SHARED = ROOT.parent / "shared" / "data" / "aspects_dev.jsonl"
+TEAM = ROOT / "tests" / "data"
 
 
-def evaluate(analyzer, rows):
-    tp, fp, fn = Counter(), Counter(), Counter()
-    pol_ok = pol_n = ev_ok = 0
-    results = analyzer.analyze([(r["id"], r["text"]) for r in rows])
-    for r, res in zip(rows, results):
-        gold = {a["aspect"]: a for a in r["aspects"]}
-        pred = {a.aspect: a for a in res.aspects}
-        for k in gold.keys() & pred.keys():
-            tp[k] += 1
-            pol_n += 1
-            pol_ok += gold[k]["label"] == pred[k].label
-            ev_ok += pred[k].evidence in r["text"] and overlap(pred[k].evidence, gold[k]["evidence"])
-        for k in pred.keys() - gold.keys():
-            fp[k] += 1
-        for k in gold.keys() - pred.keys():
-            fn[k] += 1
-    return tp, fp, fn, pol_ok, pol_n, ev_ok
+def load_set(name: str) -> list[dict] | None:
+    from training.corpus import load_corpus
+
+    if name == "shared":
+        return [json.loads(x) for x in SHARED.open(encoding="utf-8")] if SHARED.exists() else None
+    if name == "corpus-test":
+        return load_corpus("test") or None
+    files = {"team": ["aspects_eval.jsonl"], "services": ["aspects_eval_services.jsonl", "aspects_eval_services_heldout.jsonl"]}
+    return [json.loads(x) for f in files[name] for x in (TEAM / f).open(encoding="utf-8")]
+
+
+class TfidfAspects:
+    """Clause-level baseline: character 1–3-gram TF-IDF, one logistic regression per aspect and one for polarity,
+    trained on the corpus train split with the same clause labels as the heads."""
+
+    def __init__(self):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        from nlp.document import build_document
+        from training.clause_heads import ASPECT_KEYS, _clause_labels
+        from training.corpus import load_corpus
+
+        texts, labels = [], []
+        for row in load_corpus("train"):
+            for c in build_document(row["text"], spans=True).clauses:
+                texts.append(c.text); labels.append(_clause_labels(c, row))
+        self.keys = ASPECT_KEYS
+        self.vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+        X = self.vec.fit_transform(texts)
+        self.presence = {k: LogisticRegression(max_iter=2000, C=4.0).fit(X, [k in lab for lab in labels])
+                         for k in self.keys if sum(k in lab for lab in labels) >= 2}
+        polar = [i for i, lab in enumerate(labels) if lab and set(lab.values()) <= {"positive", "negative"}]
+        self.polarity = LogisticRegression(max_iter=2000, C=4.0).fit(
+            X[polar], [list(labels[i].values())[0] == "positive" for i in polar])
+
+    def predict(self, texts: list[str]) -> list[dict[str, str]]:
+        from nlp.document import build_document
+
+        out = []
+        for text in texts:
+            clauses = [c.text for c in build_document(text, spans=True).clauses]
+            X = self.vec.transform(clauses)
+            pos = self.polarity.predict_proba(X)[:, 1]
+            found: dict[str, tuple[float, str]] = {}
+            for k, lr in self.presence.items():
+                p = lr.predict_proba(X)[:, 1]
+                j = int(p.argmax())
+                if p[j] >= 0.5:
+                    found[k] = (p[j], "positive" if pos[j] >= 0.5 else "negative")
+            out.append({k: v[1] for k, v in found.items()})
+        return out
+
+
+def systems(names: list[str]):
+    from models.analyzer import Analyzer
+    from models.aspects import AspectModel
+
+    learned = Analyzer.load()
+    for name in names:
+        if name == "learned":
+            yield name, lambda texts, a=learned: [{x.aspect: x.label for x in r.aspects}
+                                                  for r in a.analyze([(str(i), t) for i, t in enumerate(texts)])]
+        elif name == "similarity":
+            sim = Analyzer(learned.scorer, AspectModel.load(learned.scorer))
+            yield name, lambda texts, a=sim: [{x.aspect: x.label for x in r.aspects} for r in a.analyze([(str(i), t) for i, t in enumerate(texts)])]
+        elif name == "tfidf":
+            yield name, TfidfAspects().predict
+        else:
+            sys.exit(f"unknown system {name}")
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", default="accurate")
-    ap.add_argument("--eval", type=Path, default=EVAL, help="labeled reviews (JSONL)")
+    ap.add_argument("--systems", default="learned,similarity,tfidf")
+    ap.add_argument("--sets", default="shared,corpus-test,team,services")
+    ap.add_argument("--per-aspect", action="store_true", help="print per-aspect precision/recall too")
+    ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
-    rows = [json.loads(x) for x in args.eval.open(encoding="utf-8")]
-    analyzer = Analyzer.load(mode=args.mode)
-    t = time.perf_counter()
-    tp, fp, fn, pol_ok, pol_n, ev_ok = evaluate(analyzer, rows)
-    dt = time.perf_counter() - t
-    print(f"{'aspect':>18} {'P':>6} {'R':>6} {'F1':>6}  support")
-    for k in sorted(set(tp) | set(fp) | set(fn)):
-        p = tp[k] / max(tp[k] + fp[k], 1)
-        r = tp[k] / max(tp[k] + fn[k], 1)
-        f = 2 * p * r / max(p + r, 1e-9)
-        print(f"{k:>18} {p:6.3f} {r:6.3f} {f:6.3f}  {tp[k] + fn[k]}")
-    TP, FP, FN = sum(tp.values()), sum(fp.values()), sum(fn.values())
-    p, r = TP / max(TP + FP, 1), TP / max(TP + FN, 1)
-    print(f"micro: P {p:.3f} R {r:.3f} F1 {2 * p * r / max(p + r, 1e-9):.3f}; polarity accuracy {pol_ok / max(pol_n, 1):.3f} "
-          f"on {pol_n} found; evidence overlaps gold {ev_ok / max(pol_n, 1):.3f}; {len(rows)} reviews in {dt:.1f}s "
-          f"({len(rows) / dt:.0f} reviews/s, mode {args.mode})")
+    sets = {name: load_set(name) for name in args.sets.split(",")}
+    results = []
+    for system, predict in systems(args.systems.split(",")):
+        predict(["物流很快，质量不错"])  # warm-up: first-call costs are not throughput
+        for name, rows in sets.items():
+            if rows is None:
+                print(f"{system:>10} {name}: not available here, skipped")
+                continue
+            t = time.perf_counter()
+            pred = predict([r["text"] for r in rows])
+            seconds = time.perf_counter() - t
+            rep = aspect_report([{a["aspect"]: a["label"] for a in r["aspects"]} for r in rows], pred)
+            print(f"{system:>10} {name:>11}: P {rep['precision']:.3f} R {rep['recall']:.3f} micro-F1 {rep['micro_f1']:.3f}  "
+                  f"polarity {rep['polarity']:.3f}  {len(rows) / seconds:7.1f} reviews/s ({len(rows)} reviews)", flush=True)
+            if args.per_aspect:
+                for k, v in rep["per_aspect"].items():
+                    print(f"{'':>24}{k:>18} P {v['precision']:.3f} R {v['recall']:.3f} predicted {v['predicted']:>3} support {v['support']:>3}")
+            results.append({"system": system, "set": name, **rep, "reviews_per_s": round(len(rows) / seconds, 1)})
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

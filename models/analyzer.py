@@ -6,10 +6,13 @@ CLI and batch jobs all share one `Analyzer`.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Iterable, Protocol
 
 import numpy as np
 
+from models.aspects import AspectModel, load_taxonomy
+from models.clause_heads import ClauseHeads
 from models.schema import LABELS, Analysis, Aspect, ChatSummary, ErrorInfo, ItemError, Sentiment, TurnAnalysis, sentiment_from_probs
 from nlp.chat import Turn, opener_length, parse_chat
 from nlp.document import Document, TextError, build_document
@@ -35,14 +38,18 @@ class Scorer(Protocol):
 
 
 class Analyzer:
-    def __init__(self, scorer: Scorer, aspects=None):
+    def __init__(self, scorer: Scorer, aspects=None, extra_aspects=None):
         blas_on_one_thread()
         self.scorer = scorer
-        self.aspects = aspects  # models.aspects.AspectModel or None
-        # with aspects on the encoder, the reviews' sentiment pass runs here beside the clause embedding pass (see
-        # analyze); not in fast mode, whose passes are milliseconds of numpy with nothing to overlap (`voc score`
-        # runs in fast mode measured 517–787 rows/s on English either way: machine noise, no gain to keep)
-        beside = aspects is not None and aspects.embed_and_score is None
+        # models.clause_heads.ClauseHeads (learned, from the sentiment pass itself), models.aspects.AspectModel
+        # (similarity to taxonomy examples: fast mode, models without heads) or None
+        self.aspects = aspects
+        self.learned = isinstance(aspects, ClauseHeads)
+        # with learned heads: an AspectModel for the aspects a user's taxonomy adds that the heads do not know
+        self.extra_aspects = extra_aspects
+        # with similarity aspects on the encoder, the reviews' sentiment pass runs here beside the clause embedding
+        # pass (see analyze); not in fast mode, whose passes are milliseconds of numpy with nothing to overlap
+        beside = aspects is not None and not self.learned and aspects.embed_and_score is None
         # a worker per analyze() running at once (the API's batches in flight; threads start only when needed)
         self._beside = ThreadPoolExecutor(max_workers=4, thread_name_prefix="voc-reviews") if beside else None
 
@@ -51,7 +58,10 @@ class Analyzer:
         return self.scorer.name
 
     @classmethod
-    def load(cls, model: str | None = None, mode: str = "accurate", aspects: bool = True) -> "Analyzer":
+    def load(cls, model: str | None = None, mode: str = "accurate", aspects: bool = True,
+             taxonomy: Path | None = None) -> "Analyzer":
+        """`taxonomy`: a user's taxonomy file (VOC_TAXONOMY); aspects it adds beyond the model's heads are found by
+        similarity to their examples (data/aspects/taxonomy.json shows the format)."""
         from models import registry
 
         name = model or registry.serving_name()
@@ -66,15 +76,17 @@ class Analyzer:
             scorer = SentimentScorer.load(path)
         else:
             raise ValueError(f"unknown mode {mode!r}; use fast or accurate")
-        aspect_model = None
-        if aspects:
-            from models.aspects import AspectModel
-
-            aspect_model = AspectModel.load(scorer)
+        aspect_model = extra = None
+        if aspects and getattr(scorer, "heads", None) is not None:
+            aspect_model = scorer.heads
+            added = [a.key for a in load_taxonomy(taxonomy)[0] if a.key not in scorer.heads.keys] if taxonomy else []
+            extra = AspectModel.load(scorer, taxonomy, only=added) if added else None
+        elif aspects:
+            aspect_model = AspectModel.load(scorer, taxonomy)
         wait_ready = getattr(getattr(scorer, "net", None), "wait_ready", None)
         if wait_ready is not None:
             wait_ready()  # graphs load in the background (models.onnx_engine.OnnxNet): fail here, not later
-        return cls(scorer, aspect_model)
+        return cls(scorer, aspect_model, extra)
 
     def warm_up(self) -> None:
         """One Chinese and one English analysis, so that what loads on first use (tokenizers, ONNX
@@ -102,7 +114,12 @@ class Analyzer:
             results.append(None)
             docs.append(doc)
             where.append(len(results) - 1)
-        if self._beside is not None:
+        if self.learned:  # one pass: the reviews' sentiment and their clauses' features
+            sentiments, feats = self.scorer.analyze_docs(docs)
+            aspects = [self.aspects.detect(doc, f) for doc, f in zip(docs, feats)]
+            if self.extra_aspects is not None:
+                aspects = [a + b for a, b in zip(aspects, self.extra_aspects.detect(docs, sentiments))]
+        elif self._beside is not None:
             # two independent model passes side by side: each runs as whole calls on a core of its own instead of
             # halves of small calls split over both cores (measured in README)
             pending = self._beside.submit(self.scorer.score_docs, docs)

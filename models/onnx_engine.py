@@ -139,20 +139,21 @@ def plan_calls(lengths: list[int], budget: int, max_rows: int, call_cost: int = 
 
 
 def fingerprint(model_dir: Path) -> str:
-    """What the exported graph depends on: the model's weights and settings, not the fast-mode student
-    (a re-distilled student must not cost a re-export)."""
+    """What the exported graph depends on: the encoder's and sentiment head's weights, not the fast-mode student
+    or the clause heads (numpy, outside the graph): retraining those must not cost a re-export."""
     h = hashlib.sha256()
+    from models.clause_heads import HEADS_FILE
     from models.fast import FAST_FILE
 
-    files = sorted(Path(model_dir).rglob("*.safetensors")) + sorted(Path(model_dir).glob("*.json"))
-    for f in (f for f in files if f.name != FAST_FILE):
+    files = sorted(Path(model_dir).rglob("*.safetensors"))
+    for f in (f for f in files if f.name not in (FAST_FILE, HEADS_FILE)):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
-GRAPH_VERSION = 4  # 2: word embeddings outside the graph; 3: one shared table file; 4: token outputs over packed rows
-MODEL_GRAPH = re.compile(rf"[0-9a-f]{{16}}-g{GRAPH_VERSION}\.onnx")  # a model version's graph: its fingerprint
+GRAPH_VERSION = 5  # bump when what a graph computes changes, so cached graphs are rebuilt
+MODEL_GRAPH = re.compile(rf"[0-9a-f]{{16}}(-c\d+)?-g{GRAPH_VERSION}\.onnx")  # a model version's graph: its fingerprint
 
 
 def table_path(graph: Path) -> Path:
@@ -195,9 +196,11 @@ def remove_stale(cache: Path) -> list[Path]:
     return stale + orphans
 
 
-def export(encoder, path: Path, token_head=None) -> None:
+def export(encoder, path: Path, token_head=None, clause_layer: int | None = None) -> None:
     """Export a BERT `encoder` (+ an optional per-token `token_head`) as a graph over packed rows:
-    (inputs_embeds, position_ids, segments) → one output vector per token. `segments` numbers the
+    (inputs_embeds, position_ids, segments) → one output vector per token. With `clause_layer`, each token's
+    output also carries its last hidden state and that layer's (the features of models.clause_heads), so one
+    pass gives a review's sentiment and every clause's features. `segments` numbers the
     sequences laid end to end in a row (0 = padding); a token attends only to its own sequence, and
     positions restart at 0 for each, so a packed sequence is computed exactly as it would be alone.
 
@@ -218,8 +221,13 @@ def export(encoder, path: Path, token_head=None) -> None:
         def forward(self, inputs_embeds, position_ids, segments):
             same = (segments[:, :, None] == segments[:, None, :]) & (segments[:, None, :] > 0)
             bias = (~same).to(inputs_embeds.dtype)[:, None] * torch.finfo(inputs_embeds.dtype).min
-            h = self.encoder(inputs_embeds=inputs_embeds, attention_mask=bias, position_ids=position_ids).last_hidden_state
-            return h if self.head is None else self.head(h)
+            out = self.encoder(inputs_embeds=inputs_embeds, attention_mask=bias, position_ids=position_ids,
+                               output_hidden_states=clause_layer is not None)
+            h = out.last_hidden_state
+            y = h if self.head is None else self.head(h)
+            if clause_layer is not None:
+                y = torch.cat([y, h, out.hidden_states[clause_layer]], -1)
+            return y
 
     table = np.ascontiguousarray(encoder.embeddings.word_embeddings.weight.detach().float().numpy())
     shared = path.parent / f"table-{hashlib.sha256(table.data).hexdigest()[:16]}.npy"
@@ -443,8 +451,9 @@ class OnnxNet:
         """Block until the graph is loaded; raises what loading it raised."""
         self._loading.result()
 
-    def _call(self, seqs: list[list[int]], call: list[list[int]]) -> tuple[list[int], np.ndarray]:
-        """One model call over rows of packed sequences: (sequence indices, their mean token outputs)."""
+    def _call(self, seqs: list[list[int]], call: list[list[int]], spans=None) -> tuple[list[int], np.ndarray, list]:
+        """One model call over rows of packed sequences: (sequence indices, their mean token outputs, and for each
+        the mean token output of every `spans[i]` token range (start, end), or None without spans)."""
         width = max(sum(len(seqs[i]) for i in row) for row in call)
         if self.precision in OPENVINO:
             # OpenVINO re-plans its graph whenever the input shape changes (~3 ms a call on 2 cores: 1×8…1×16 tokens of
@@ -465,12 +474,18 @@ class OnnxNet:
         tokens = tokens.reshape(-1, tokens.shape[-1])
         real = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths)])
         sums = np.add.reduceat(tokens[real], np.cumsum([0] + lengths[:-1]), axis=0)
-        return where, sums / np.array(lengths, dtype=np.float32)[:, None]
+        span_means = None
+        if spans is not None:
+            span_means = [np.stack([tokens[s + a:s + b].mean(0) for a, b in spans[i]]) if spans[i] else None
+                          for i, s in zip(where, starts)]
+        return where, sums / np.array(lengths, dtype=np.float32)[:, None], span_means
 
-    def pooled(self, seqs: list[list[int]], budget: int, max_rows: int) -> np.ndarray:
-        """Each sequence's mean token output, batched by `plan_calls` (padded or packed rows)."""
+    def pooled(self, seqs: list[list[int]], budget: int, max_rows: int, spans: list | None = None):
+        """Each sequence's mean token output, batched by `plan_calls` (padded or packed rows). With `spans` (for each
+        sequence a list of token ranges), also each range's mean token output: (means, [array per sequence])."""
         if not seqs:
-            return np.zeros((0, 0), np.float32)
+            empty = np.zeros((0, 0), np.float32)
+            return empty if spans is None else (empty, [])
         calls = plan_calls([len(s) for s in seqs], budget, max_rows,
                            step=WIDTH_STEP if self.precision in OPENVINO else 1)
         with OnnxNet.active_lock:
@@ -484,12 +499,15 @@ class OnnxNet:
                 big = max(calls, key=len)
                 calls.remove(big)
                 calls += [big[::2], big[1::2]]  # rows alternate in length: two halves of equal work
-            out = None
-            for where, pooled in self.pool.map(lambda call: self._call(seqs, call), calls):
+            out, span_out = None, [None] * len(seqs)
+            for where, pooled, span_means in self.pool.map(lambda call: self._call(seqs, call, spans), calls):
                 if out is None:
                     out = np.zeros((len(seqs), pooled.shape[1]), np.float32)
                 out[where] = pooled
-            return out
+                if span_means is not None:
+                    for i, m in zip(where, span_means):
+                        span_out[i] = m
+            return out if spans is None else (out, span_out)
         finally:
             with OnnxNet.active_lock:
                 OnnxNet.active -= 1
@@ -514,18 +532,20 @@ def default_engine() -> str:
     return engine
 
 
-def onnx_net(build_net, model_dir: Path, threads: int, precision: str = "fp32") -> OnnxNet:
-    """The cached graph of a model directory; `build_net()` makes the torch network when it must be exported."""
+def onnx_net(build_net, model_dir: Path, threads: int, precision: str = "fp32", clause_layer: int | None = None) -> OnnxNet:
+    """The cached graph of a model directory; `build_net()` makes the torch network when it must be exported.
+    `clause_layer`: also output clause features (see `export`)."""
     import gc
 
     from models.paths import base_cache
 
     cache = base_cache() / "onnx"
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"{fingerprint(model_dir)}-g{GRAPH_VERSION}.onnx"
+    tag = "" if clause_layer is None else f"-c{clause_layer}"
+    path = cache / f"{fingerprint(model_dir)}{tag}-g{GRAPH_VERSION}.onnx"
     if not path.exists():
         net = build_net()
-        export(net.encoder, path, token_head=net.head.out)
+        export(net.encoder, path, token_head=net.head.out, clause_layer=clause_layer)
         gc.collect()  # the torch copy is no longer needed
         remove_stale(cache)
     else:

@@ -1,4 +1,5 @@
-"""Aspect-level sentiment on the hard cases keyword matching gets wrong (real default model)."""
+"""The similarity aspect model (fast mode, and the aspects a user's taxonomy adds to a learned model) on the hard
+cases keyword matching gets wrong (real default scorer). The learned heads have tests/test_clause_heads.py."""
 import json
 
 import pytest
@@ -8,7 +9,10 @@ from models.analyzer import Analyzer
 
 @pytest.fixture(scope="module")
 def analyzer():
-    return Analyzer.load()
+    from models.aspects import AspectModel
+
+    scorer = Analyzer.load(aspects=False).scorer
+    return Analyzer(scorer, AspectModel.load(scorer))
 
 
 def aspects(analyzer, text):
@@ -81,6 +85,11 @@ def test_taxonomy_is_configurable_without_retraining(analyzer, tmp_path):
     model = AspectModel.load(analyzer.scorer, custom)
     analyzer2 = Analyzer(analyzer.scorer, model)
     [res] = analyzer2.analyze([("t", "酒店隔音很差，晚上吵得睡不着")])
+    assert {a.aspect: a.label for a in res.aspects}.get("hotel_environment") == "negative"
+    # a learned model keeps its heads and finds the added aspect by similarity (VOC_TAXONOMY / --taxonomy)
+    learned = Analyzer.load(taxonomy=custom)
+    assert learned.learned and [a.key for a in learned.extra_aspects.aspects] == ["hotel_environment"]
+    [res] = learned.analyze([("t", "酒店隔音很差，晚上吵得睡不着")])
     assert {a.aspect: a.label for a in res.aspects}.get("hotel_environment") == "negative"
 
 

