@@ -77,11 +77,11 @@ class TfidfAspects:
         return out
 
 
-def systems(names: list[str]):
+def systems(names: list[str], model: str | None = None):
     from models.analyzer import Analyzer
     from models.aspects import AspectModel
 
-    learned = Analyzer.load()
+    learned = Analyzer.load(model)
     for name in names:
         if name == "learned":
             yield name, lambda texts, a=learned: [{x.aspect: x.label for x in r.aspects}
@@ -100,11 +100,12 @@ def main():
     ap.add_argument("--systems", default="learned,similarity,tfidf")
     ap.add_argument("--sets", default="shared,corpus-test,team,services")
     ap.add_argument("--per-aspect", action="store_true", help="print per-aspect precision/recall too")
+    ap.add_argument("--model", help="a registered model's name or a model directory (default: the serving model)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     sets = {name: load_set(name) for name in args.sets.split(",")}
     results = []
-    for system, predict in systems(args.systems.split(",")):
+    for system, predict in systems(args.systems.split(","), args.model):
         predict(["物流很快，质量不错"])  # warm-up: first-call costs are not throughput
         for name, rows in sets.items():
             if rows is None:

