@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.settings import Settings
+from models.registry import NAME_PATTERN
 from models.schema import Analysis, ItemError
 
 log = logging.getLogger("voc.api")
@@ -94,7 +95,7 @@ class TrainRequest(BaseModel):
                    {"text": "The soup was cold and the rider was rude.", "label": "negative"}],
          "epochs": 2, "promote": True}]})
     items: list[LabeledItem] = Field(description="labeled reviews (the 2 MB body limit applies; use `voc train` for more)")
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.@-]{1,80}$")
+    name: str | None = Field(None, pattern=NAME_PATTERN, description="the new model's name (default voc-custom@DATE.TIME)")
     epochs: float = Field(2.0, gt=0, le=10)
     promote: bool = Field(False, description="serve the new model if its macro-F1 is not worse than the serving one's")
     force: bool = Field(False, description="with promote: serve it even if it is worse")

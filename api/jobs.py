@@ -69,8 +69,14 @@ class TrainingJobs:
 
     def start(self, pairs: list[tuple[str, str]], name: str | None, epochs: float, promote: bool, force: bool) -> dict:
         """Validate the labels (a bad set fails here, before anything runs) and start `voc train`."""
+        from models.registry import InvalidName, check_name
         from nlp.files import InputError
 
+        try:
+            if name is not None:
+                check_name(name)
+        except InvalidName as e:
+            raise JobError(422, "invalid_name", str(e))
         try:
             data = build_labeled_set(pairs, "items")
         except InputError as e:

@@ -87,3 +87,9 @@ def test_cancelled_job_leaves_the_serving_model(server):
     assert job_id in [j["id"] for j in listed]
     assert httpx.get(base + "/v1/admin/train/nosuchjob", headers=ADMIN).status_code == 404
     assert httpx.delete(f"{base}/v1/admin/train/{job_id}", headers=ADMIN).status_code == 409
+
+
+@pytest.mark.parametrize("name", ["..", ".", ".hidden", "a/b"])
+def test_a_name_that_is_not_a_model_folder_is_refused(server, name):
+    r = httpx.post(server + "/v1/admin/train", headers=ADMIN, json={"items": items(450, 7), "name": name})
+    assert r.status_code == 422 and "name" in r.json()["error"]["message"], r.text  # before: 202, and VOC_HOME went

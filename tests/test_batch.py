@@ -246,3 +246,21 @@ def test_workers_are_for_fast_mode_only(tmp_path):
     assert r.returncode == 2 and "fast mode" in r.stderr
     r = voc("score", src, "-q", "--workers", "0", "--mode", "fast")
     assert r.returncode == 2 and "at least 1" in r.stderr
+
+
+def labeled_csv(path: Path, n: int) -> Path:
+    """`n` labeled rows, half positive, half negative, all distinct."""
+    rows = [(f"第{i}单，质量很好，物流很快" if i % 2 else f"第{i}单，太差了，用两天就坏了", "positive" if i % 2 else "negative")
+            for i in range(n)]
+    path.write_text("text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows), encoding="utf-8")
+    return path
+
+
+def test_train_refuses_names_that_are_not_a_model_folder(tmp_path, voc_home):
+    (voc_home / "models" / "kept").mkdir(parents=True)
+    (voc_home / "voc.db").write_text("data")
+    f = labeled_csv(tmp_path / "labels.csv", 40)
+    for name in ("..", ".", "../x", ".hidden"):
+        r = voc("train", f, "--name", name, "--epochs", "0.1")
+        assert r.returncode == 2 and "--name" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert (voc_home / "models" / "kept").is_dir() and (voc_home / "voc.db").read_text() == "data"
