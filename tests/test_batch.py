@@ -337,3 +337,32 @@ def test_quoted_fields_over_several_lines_are_still_one_row(tmp_path):
 
     assert [r["text"] for _, r in iter_rows(src)] == ["第一行\n第二行\n\n第三行，还是同一条评价", "好"]
     assert [r["text"] for _, r in iter_rows(one_column)] == ["第一行\n第二行\n第三行", "好"]
+
+
+def test_store_counts_impossible_review_times_at_the_time_of_scoring(tmp_path):
+    """Times the API refuses (before 1990, after tomorrow: typos and stand-ins such as 1970-01-01) are no review
+    times in an export either: stored at their date, 2200-01-01 sat on the dashboard's far end."""
+    import os
+    from zoneinfo import ZoneInfo
+
+    from api.store import Store, parse_tz
+
+    src = tmp_path / "export.csv"
+    src.write_text("id,text,date\n1,质量很好,9999-12-31 23:59:59\n2,太差了,2200-01-01\n3,还行,1970-01-01\n"
+                   "4,很好,2026-10-01 12:00\n", encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'voc.db'}"
+    r = subprocess.run([VOC, "score", str(src), "-o", str(tmp_path / "out.csv"), "--time-col", "date", "--store", "-q",
+                        "--mode", "fast", "--workers", "1"], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "VOC_DB_URL": db})
+    assert r.returncode == 0, r.stderr
+    assert "stored 4 for /v1/stats (3 without a readable time" in r.stderr
+    for tz in (ZoneInfo("Asia/Shanghai"), parse_tz("-11:00"), parse_tz("+14:00")):
+        days = Store(db).stats(by="day", tz=tz)
+        assert days["items"] == 4 and all("2026-10" <= g["key"] for g in days["groups"]), days
+
+
+def test_topics_refuse_a_seed_numpy_cannot_take(tmp_path):
+    src = tmp_path / "reviews.csv"
+    src.write_text("text\n" + "".join(f"第{i}条，快递太慢了\n" for i in range(30)), encoding="utf-8")
+    r = voc("topics", src, "--mode", "fast", "--seed", "-1")
+    assert r.returncode == 2 and "seed must be from 0 to 2**32 - 1" in r.stderr and "Traceback" not in r.stderr
