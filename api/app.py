@@ -111,15 +111,22 @@ class LabeledItem(BaseModel):
     label: Union[str, int] = Field(description="positive/neutral/negative, 1–5 stars, or 0/1")
 
 
+_GOOD = ["外卖送得很快", "味道不错", "包装很用心", "分量很足", "骑手很有礼貌", "Fresh and hot.", "Great value.",
+         "Arrived early.", "Tasty, will order again.", "Friendly rider."]
+_BAD = ["汤洒了一半", "送了两个小时", "菜是凉的", "少送了一份", "太咸了", "The soup was cold.", "Rude rider.",
+        "Missing items.", "Way too salty.", "Arrived an hour late."]
+
+
 class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"items": [{"text": "外卖送得很快，味道也不错", "label": "positive"},
-                   {"text": "The soup was cold and the rider was rude.", "label": "negative"}],
-         "epochs": 2, "promote": True}]})
-    items: list[LabeledItem] = Field(description="labeled reviews (the 2 MB body limit applies; use `voc train` for more)")
+        {"items": [{"text": t, "label": "positive"} for t in _GOOD] + [{"text": t, "label": "negative"} for t in _BAD],
+         "epochs": 2}]})
+    items: list[LabeledItem] = Field(description="labeled reviews: at least 20, of two classes or more (the 2 MB body "
+                                                 "limit applies; use `voc train` for more)")
     name: str | None = Field(None, pattern=NAME_PATTERN, description="the new model's name (default voc-custom@DATE.TIME)")
     epochs: float = Field(2.0, gt=0, le=10)
-    promote: bool = Field(False, description="serve the new model if its macro-F1 is not worse than the serving one's")
+    promote: bool = Field(False, description="serve the new model if its macro-F1 is not worse than the serving one's, "
+                                             "measured on 15% of the items: at least 50, so about 330 items or more")
     force: bool = Field(False, description="with promote: serve it even if it is worse")
 
 

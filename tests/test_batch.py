@@ -366,3 +366,12 @@ def test_topics_refuse_a_seed_numpy_cannot_take(tmp_path):
     src.write_text("text\n" + "".join(f"第{i}条，快递太慢了\n" for i in range(30)), encoding="utf-8")
     r = voc("topics", src, "--mode", "fast", "--seed", "-1")
     assert r.returncode == 2 and "seed must be from 0 to 2**32 - 1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_train_on_too_few_rows_says_so_before_training(tmp_path, voc_home):
+    """Two rows died with a traceback in the trainer; three were promoted on an evaluation of one row."""
+    for n, extra, message in ((2, (), "at least 20"), (3, ("--promote",), "at least 20"),
+                              (40, ("--promote",), "at least 50 evaluation rows")):
+        r = voc("train", labeled_csv(tmp_path / f"l{n}.csv", n), *extra)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not list(voc_home.glob("models/*"))  # nothing trained, nothing registered

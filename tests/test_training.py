@@ -444,3 +444,19 @@ def test_a_training_job_checks_the_name_itself(tmp_path):
         jobs.start([("好", "positive")] * 30, "..", 1.0, False, False)
     assert info.value.status == 422 and info.value.code == "invalid_name"
     assert not list((tmp_path / "jobs").iterdir())  # nothing started
+
+
+def test_too_few_rows_to_train_or_to_promote_on_are_refused_before_training():
+    from training.data import MIN_EVAL_ROWS, TooLittleData, plan_split
+
+    two = build_labeled_set([("外卖送得很快", "positive"), ("汤洒了一半", "negative")])
+    with pytest.raises(TooLittleData, match="at least 20"):
+        plan_split(two)
+    forty = build_labeled_set([(e.text + str(i), e.label) for i, e in enumerate(synthetic(40))])
+    train, dev = plan_split(forty)
+    assert len(train) + len(dev) == 40 and dev
+    with pytest.raises(TooLittleData, match=f"at least {MIN_EVAL_ROWS} evaluation rows"):
+        plan_split(forty, promote=True)
+    many = build_labeled_set([(e.text + str(i), e.label) for i, e in enumerate(synthetic(400))])
+    assert len(plan_split(many, promote=True)[1]) >= MIN_EVAL_ROWS
+    assert plan_split(forty, held_out=many, promote=True) == (forty.examples, many.examples)

@@ -138,7 +138,7 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
     from models import registry
     from models.encoder import ensure_base_model, load_tokenizer
     from nlp.files import InputError
-    from training.data import log_skipped, read_labeled, split
+    from training.data import log_skipped, plan_split, read_labeled
 
     try:  # a name is a directory under $VOC_HOME/models: checked before anything runs
         name = registry.check_name(name) if name else version_name("voc-custom")
@@ -154,10 +154,7 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
         for w in ls.warnings:
             log(f"warning: {w}")
         log_skipped(ls.skipped, path, log)
-    if held_out is not None:
-        train, dev = data.examples, held_out.examples
-    else:
-        train, dev = split(data.examples, 0.15, seed=13)
+    train, dev = plan_split(data, held_out, promote)  # too little data is refused here, before any training
     current = registry.serving_name()
     base_name = base or current
     base_path = registry.path_of(base_name)
