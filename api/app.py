@@ -328,6 +328,31 @@ class RequestContext:
         await JSONResponse(error_body("body_too_large", message), status_code=413)(scope, receive, send)
 
 
+# ------------------------------------------------------------- the docs
+DOCS_ASSETS = "/docs-assets"
+
+
+def serve_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) with its JavaScript, CSS and icon served from here (FastAPI's "self-hosting JavaScript and
+    CSS for docs"): by default they came from a CDN, and offline the page was blank. The files are fastapi-offline's
+    copy of Swagger UI 5 (swagger-ui-bundle has Swagger UI 4, which cannot read the OpenAPI 3.1 document FastAPI
+    writes). There is no /redoc: ReDoc fetches its logo from its maker's CDN whatever it is given."""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request):
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=root + app.openapi_url, title=app.title + " - docs",
+                                   swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png")
+
+
 # ------------------------------------------------------------- the app
 def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     """`analyzer` may be passed in (tests, embedding); otherwise it is loaded from `settings` after start-up."""
@@ -368,8 +393,9 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
         executor.shutdown(wait=False, cancel_futures=True)
         db_writer.shutdown(wait=True)
 
-    app = FastAPI(title="VoC Analyzer API", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="VoC Analyzer API", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Sentiment, aspects and complaint topics for Chinese and English customer feedback.")
+    serve_docs(app)
     app.state.settings = settings
     app.state.voc = state
     if settings.cors_origins:
