@@ -334,7 +334,7 @@ DOCS_ASSETS = "/docs-assets"
 
 def serve_docs(app: FastAPI) -> None:
     """/docs (Swagger UI) with its JavaScript, CSS and icon served from here (FastAPI's "self-hosting JavaScript and
-    CSS for docs"): by default they came from a CDN, and offline the page was blank. The files are fastapi-offline's
+    CSS for docs"): by default they come from a CDN, and offline the page is blank. The files are fastapi-offline's
     copy of Swagger UI 5 (swagger-ui-bundle has Swagger UI 4, which cannot read the OpenAPI 3.1 document FastAPI
     writes). There is no /redoc: ReDoc fetches its logo from its maker's CDN whatever it is given."""
     from importlib.resources import files

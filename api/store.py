@@ -95,8 +95,8 @@ EARLIEST_REVIEW = dt.datetime(1990, 1, 1, tzinfo=dt.timezone.utc)
 
 def check_review_time(t: dt.datetime) -> dt.datetime:
     """`t` (aware) if it can be when a review was written: from 1990 to a day from now. Anything else is a typo or a
-    stand-in (9999-12-31, 0001-01-01), and stored it broke /v1/stats, whose days near the ends of the calendar cannot
-    be named in every time zone."""
+    stand-in (9999-12-31, 0001-01-01), and stored it would break /v1/stats, whose days near the ends of the calendar
+    cannot be named in every time zone."""
     latest = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
     if not EARLIEST_REVIEW <= t <= latest:
         raise ValueError(f"{t.isoformat()} is not a review time: use one from 1990-01-01 to a day from now")

@@ -30,7 +30,7 @@ def read_meta(model_dir: Path) -> dict:
 
 def remove_tree(path: Path, parent: Path) -> None:
     """Delete the directory `path`, which must be an entry of `parent`: never `parent` itself or anything outside
-    it, whatever name or link led there (a model named ".." once had its replacement delete all of VOC_HOME)."""
+    it, whatever name or link led there (replacing a model named ".." would otherwise delete all of VOC_HOME)."""
     path, parent = Path(path), Path(parent).resolve()
     if path.name in ("", ".", "..") or path.is_symlink() or path.resolve().parent != parent:
         raise ValueError(f"refusing to delete {path}: it is not a directory inside {parent}")

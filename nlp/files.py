@@ -56,8 +56,8 @@ def detect_encoding(sample: bytes) -> str:
 
 def file_encoding(path: Path) -> str:
     """A CSV file's encoding, from the whole file: its BOM's, else UTF-8 or GB18030 (a superset of GBK/GB2312),
-    whichever more of its non-ASCII lines decode in. A guess from the first megabyte failed GBK exports whose
-    first non-ASCII byte came late, and one stray bad byte sequence decided for the whole file; decided here,
+    whichever more of its non-ASCII lines decode in. A guess from the first megabyte fails GBK exports whose
+    first non-ASCII byte comes late, and lets one stray bad byte sequence decide for the whole file; decided here,
     such a sequence costs its own row only (see `_parse`). When neither reads most of those lines, charset_normalizer
     guesses from the start of the file."""
     with path.open("rb") as f:

@@ -17,7 +17,7 @@ NAMED = {
 STARS = {"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"}
 BINARY = {"0": "negative", "1": "positive"}
 MIN_PER_CLASS = 20
-MIN_TRAIN_ROWS = 20  # labelled rows a run needs at all: with two, the trainer failed on an empty training split
+MIN_TRAIN_ROWS = 20  # labelled rows a run needs at all: with two, the trainer gets an empty training split
 MIN_EVAL_ROWS = 50  # evaluation rows a promotion needs: on a handful, one row moves macro-F1 by many points
 DEV_FRACTION, SPLIT_SEED = 0.15, 13  # without --eval, the evaluation rows are this share of the labelled ones
 
