@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.settings import Settings
-from models.schema import Analysis, ItemError
+from models.registry import NAME_PATTERN
+from models.schema import Analysis, ErrorInfo, ItemError
 
 log = logging.getLogger("voc.api")
 
@@ -38,6 +39,28 @@ class ApiError(Exception):
 
 def error_body(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message}}
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a stable machine-readable `code` and a message for people."""
+    error: ErrorInfo
+
+
+ERRORS = {
+    400: "the body could not be read (e.g. it is not UTF-8)",
+    401: "no API key: this server requires `Authorization: Bearer <key>`",
+    403: "the API key is not valid (admin endpoints: or admin is disabled, without VOC_ADMIN_KEYS or VOC_API_KEYS)",
+    404: "no such training job",
+    409: "the server is not in a state to do it (storage disabled, a job already running, a job not running)",
+    413: "a text, the batch or the body is over its limit",
+    422: "invalid input: the message names the field",
+    503: "not ready (the model is loading) or the database is unavailable: retry shortly",
+}
+
+
+def errors(*statuses: int) -> dict:
+    """OpenAPI `responses` for these error statuses, all with the error body."""
+    return {s: {"model": ErrorResponse, "description": ERRORS[s]} for s in statuses}
 
 
 # ---------------------------------------------------------------- schemas
@@ -79,7 +102,7 @@ class TopicsRequest(BaseModel):
     ids: list[str] | None = None
     timestamps: list[str] | None = Field(None, description="one per text: topic frequencies over time are returned")
     negative_only: bool = False
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="seed of every random step (0 to 2**32 - 1)")
 
 
 class LabeledItem(BaseModel):
@@ -88,15 +111,22 @@ class LabeledItem(BaseModel):
     label: Union[str, int] = Field(description="positive/neutral/negative, 1–5 stars, or 0/1")
 
 
+_GOOD = ["外卖送得很快", "味道不错", "包装很用心", "分量很足", "骑手很有礼貌", "Fresh and hot.", "Great value.",
+         "Arrived early.", "Tasty, will order again.", "Friendly rider."]
+_BAD = ["汤洒了一半", "送了两个小时", "菜是凉的", "少送了一份", "太咸了", "The soup was cold.", "Rude rider.",
+        "Missing items.", "Way too salty.", "Arrived an hour late."]
+
+
 class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"items": [{"text": "外卖送得很快，味道也不错", "label": "positive"},
-                   {"text": "The soup was cold and the rider was rude.", "label": "negative"}],
-         "epochs": 2, "promote": True}]})
-    items: list[LabeledItem] = Field(description="labeled reviews (the 2 MB body limit applies; use `voc train` for more)")
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.@-]{1,80}$")
+        {"items": [{"text": t, "label": "positive"} for t in _GOOD] + [{"text": t, "label": "negative"} for t in _BAD],
+         "epochs": 2}]})
+    items: list[LabeledItem] = Field(description="labeled reviews: at least 20, of two classes or more (the 2 MB body "
+                                                 "limit applies; use `voc train` for more)")
+    name: str | None = Field(None, pattern=NAME_PATTERN, description="the new model's name (default voc-custom@DATE.TIME)")
     epochs: float = Field(2.0, gt=0, le=10)
-    promote: bool = Field(False, description="serve the new model if its macro-F1 is not worse than the serving one's")
+    promote: bool = Field(False, description="serve the new model if its macro-F1 is not worse than the serving one's, "
+                                             "measured on 15% of the items: at least 50, so about 330 items or more")
     force: bool = Field(False, description="with promote: serve it even if it is worse")
 
 
@@ -298,6 +328,31 @@ class RequestContext:
         await JSONResponse(error_body("body_too_large", message), status_code=413)(scope, receive, send)
 
 
+# ------------------------------------------------------------- the docs
+DOCS_ASSETS = "/docs-assets"
+
+
+def serve_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) with its JavaScript, CSS and icon served from here (FastAPI's "self-hosting JavaScript and
+    CSS for docs"): by default they come from a CDN, and offline the page is blank. The files are fastapi-offline's
+    copy of Swagger UI 5 (swagger-ui-bundle has Swagger UI 4, which cannot read the OpenAPI 3.1 document FastAPI
+    writes). There is no /redoc: ReDoc fetches its logo from its maker's CDN whatever it is given."""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request):
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=root + app.openapi_url, title=app.title + " - docs",
+                                   swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png")
+
+
 # ------------------------------------------------------------- the app
 def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     """`analyzer` may be passed in (tests, embedding); otherwise it is loaded from `settings` after start-up."""
@@ -338,8 +393,9 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
         executor.shutdown(wait=False, cancel_futures=True)
         db_writer.shutdown(wait=True)
 
-    app = FastAPI(title="VoC Analyzer API", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="VoC Analyzer API", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Sentiment, aspects and complaint topics for Chinese and English customer feedback.")
+    serve_docs(app)
     app.state.settings = settings
     app.state.voc = state
     if settings.cors_origins:
@@ -351,8 +407,21 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     async def _api_error(request: Request, exc: ApiError):
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
 
+    async def key_check_first(request: Request) -> Response | None:
+        """The route's key check, for errors found before it ran: FastAPI reads and parses the body before the
+        route's dependencies, and a caller without a valid key is told that (401/403), not what is wrong with
+        the body."""
+        try:
+            for dep in getattr(request.scope.get("route"), "dependencies", ()):
+                await dep.dependency(request)
+        except ApiError as e:
+            return await _api_error(request, e)
+        return None
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
+        if (denied := await key_check_first(request)) is not None:
+            return denied
         errs = exc.errors()
         first = errs[0] if errs else {}
         where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
@@ -361,6 +430,8 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and (denied := await key_check_first(request)) is not None:  # an unreadable body
+            return denied
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
@@ -391,14 +462,15 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
             raise ApiError(503, "not_ready", state["error"] or "the model is still loading; retry shortly (see /readyz)")
         return state["analyzer"]
 
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_key)])
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_key)], responses=errors(401, 403))
+    admin = {"tags": ["admin"], "dependencies": [Depends(require_admin)]}
 
     # --- routes
     @app.get("/healthz", tags=["ops"])
     async def healthz():
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "the model is loading, or failed to load"}})
     async def readyz():
         a = state["analyzer"]
         body = {"ready": a is not None, "model": a.model_name if a else None}
@@ -406,10 +478,19 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
             body["error"] = state["error"]
         return JSONResponse(body, status_code=200 if a is not None else 503)
 
-    def remember(results: list, reviewed: list | None = None):
+    async def stored(fn, *args):
+        """`fn(*args)` on the database thread. A database failure is the request's failure (503), so an analysis the
+        client was told succeeded is never missing from /v1/stats; its log line never holds review text."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(db_writer, fn, *args)
+        except Exception as e:  # noqa: BLE001 — any driver's error: locked, gone, full, unreachable
+            first = str(e).splitlines()[0] if str(e) else ""  # the statement and its parameters come on later lines
+            log.error("database call %s failed: %s: %s", getattr(fn, "__name__", fn), type(e).__name__, first[:300])
+            raise ApiError(503, "storage_unavailable", "the database is unavailable; nothing was stored, retry shortly")
+
+    async def remember(results: list, reviewed: list | None = None):
         if state["store"] is not None and results:
-            fut = db_writer.submit(state["store"].save, results, None, reviewed)
-            fut.add_done_callback(lambda f: f.exception() and log.error("storing results failed: %s", f.exception()))
+            await stored(state["store"].save, results, None, reviewed)
 
     def json_results(results: list[Analysis]) -> Response:
         """The response, serialised once by pydantic's JSON encoder: returning the objects would have FastAPI
@@ -424,18 +505,18 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
 
     def review_times(values: list[str | None], where: list[str]) -> list[dt.datetime | None]:
         """Each item's `time`, checked before any scoring: a bad one is the caller's error, not a lost trend point."""
-        from api.store import parse_time
+        from api.store import check_review_time, parse_time
 
         out = []
         for value, name in zip(values, where):
             try:
-                out.append(parse_time(value, settings.tz) if value is not None else None)
+                out.append(check_review_time(parse_time(value, settings.tz)) if value is not None else None)
             except ValueError as e:
                 raise ApiError(422, "invalid_time", f"{name}: {e}")
         return out
 
     @v1.post("/analyze", response_model=AnalyzeResponse, response_model_exclude_none=True, tags=["analysis"],
-              responses={413: {"description": "text, batch or body over its limit"}, 422: {"description": "invalid input"}})
+             responses=errors(400, 413, 422, 503))
     async def analyze(req: AnalyzeRequest):
         given = [k for k in ("text", "items", "chat") if getattr(req, k) is not None]
         if len(given) != 1:
@@ -456,7 +537,7 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
                 res = await loop.run_in_executor(executor, analyzer.analyze_chat, log_in, req.id or "0")
             except TextError as e:
                 raise ApiError(422, e.code, str(e))
-            remember([res], reviewed)
+            await remember([res], reviewed)
             return json_results([res])
         if req.text is not None:
             pairs = [(req.id or "0", req.text)]
@@ -477,10 +558,10 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
         bad = [r for r in results if isinstance(r, ItemError)]
         if bad:
             raise ApiError(422, bad[0].error.code, f"item {bad[0].id!r}: {bad[0].error.message}")
-        remember(results, reviewed)
+        await remember(results, reviewed)
         return json_results(results)
 
-    @v1.get("/stats", tags=["analysis"], response_model=StatsResponse)
+    @v1.get("/stats", tags=["analysis"], response_model=StatsResponse, responses=errors(409, 422, 503))
     async def stats(by: str = "day", from_: str | None = Query(None, alias="from"), to: str | None = None,
                     tz: str | None = Query(None, description="time zone of the days and of from/to without an offset: "
                                                              "+08:00 or Asia/Shanghai (default VOC_TZ, else UTC)")):
@@ -505,10 +586,9 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
             except ValueError as e:
                 raise ApiError(422, "invalid_request", f"{name}: {e}")
         start, end = parse(from_, "from"), parse(to, "to")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(db_writer, state["store"].stats, start, end, by, zone)
+        return await stored(state["store"].stats, start, end, by, zone)
 
-    @v1.post("/topics", tags=["analysis"], responses={413: {"description": "too many or too long texts"}})
+    @v1.post("/topics", tags=["analysis"], responses=errors(400, 413, 422, 503))
     async def topics(req: TopicsRequest):
         """Fit BERTopic on the texts: topics with label, keywords, size, negative share, aspect, examples."""
         from models.topics import TopicError, discover
@@ -525,7 +605,12 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
         ids = req.ids or [str(i) for i in range(len(req.texts))]
 
         def run():
-            labels = [r.sentiment.label for r in analyzer.analyze(list(zip(ids, req.texts)))]
+            results = analyzer.analyze(list(zip(ids, req.texts)))
+            bad = [(i, r) for i, r in enumerate(results) if isinstance(r, ItemError)]
+            if bad:  # e.g. a text that is only control characters: named, as /v1/analyze names its items
+                listed = "; ".join(f"texts[{i}]: {r.error.message}" for i, r in bad[:5])
+                raise ApiError(422, bad[0][1].error.code, listed + (f"; and {len(bad) - 5} more" if len(bad) > 5 else ""))
+            labels = [r.sentiment.label for r in results]
             result, _ = discover(req.texts, ids, labels, seed=req.seed, negative_only=req.negative_only,
                                  timestamps=req.timestamps)
             return result.to_json(ids)
@@ -554,7 +639,7 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
         log.info("now serving %s", new.model_name)
         return new
 
-    @app.post("/v1/admin/reload", tags=["admin"], dependencies=[Depends(require_admin)])
+    @app.post("/v1/admin/reload", **admin, responses=errors(401, 403))
     async def reload():
         """Load the registry's serving model and swap it in; requests keep being served by the old one meanwhile."""
         new = await asyncio.get_running_loop().run_in_executor(None, load_serving)
@@ -576,7 +661,7 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
         except JobError as e:
             raise ApiError(e.status, e.code, str(e))
 
-    @app.post("/v1/admin/train", tags=["admin"], status_code=202, dependencies=[Depends(require_admin)])
+    @app.post("/v1/admin/train", **admin, status_code=202, responses=errors(400, 401, 403, 409, 413, 422))
     async def start_training(req: TrainRequest):
         """Fine-tune the serving model on labeled reviews in a background process (`voc train`).
 
@@ -586,15 +671,15 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
         pairs = [(it.text, str(it.label)) for it in req.items]
         return job_call(training_jobs().start, pairs, req.name, req.epochs, req.promote, req.force)
 
-    @app.get("/v1/admin/train", tags=["admin"], dependencies=[Depends(require_admin)])
+    @app.get("/v1/admin/train", **admin, responses=errors(401, 403))
     async def list_training():
         return {"jobs": job_call(training_jobs().list)}
 
-    @app.get("/v1/admin/train/{job_id}", tags=["admin"], dependencies=[Depends(require_admin)])
+    @app.get("/v1/admin/train/{job_id}", **admin, responses=errors(401, 403, 404, 422))
     async def training_status(job_id: str):
         return job_call(training_jobs().get, job_id)
 
-    @app.delete("/v1/admin/train/{job_id}", tags=["admin"], dependencies=[Depends(require_admin)])
+    @app.delete("/v1/admin/train/{job_id}", **admin, responses=errors(401, 403, 404, 409, 422))
     async def cancel_training(job_id: str):
         """Stop a running job; the serving model is untouched."""
         return job_call(training_jobs().cancel, job_id)

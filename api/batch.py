@@ -122,12 +122,18 @@ class Summary:
 
 
 def review_time(value, tz: dt.tzinfo) -> dt.datetime | None:
-    """A time cell as an aware UTC datetime (dates, date-times, Excel dates, Unix times; no offset: `tz`), or None."""
+    """A time cell as an aware UTC datetime (dates, date-times, Excel dates, Unix times; no offset: `tz`), or None,
+    also where it cannot be a review's time (api.store.check_review_time: 9999-12-31 and the like)."""
+    from api.store import check_review_time
+
     t = parse_when(value)
     if t is None:
         return None
     t = t.to_pydatetime()
-    return (t if t.tzinfo else t.replace(tzinfo=tz)).astimezone(dt.timezone.utc)
+    try:
+        return check_review_time((t if t.tzinfo else t.replace(tzinfo=tz)).astimezone(dt.timezone.utc))
+    except (ValueError, OverflowError):
+        return None
 
 
 def _cell_text(value):

@@ -2,10 +2,10 @@
 
 Each job is `voc train` in a child process, so training never blocks or crashes the
 server and uses the same validation, comparison and promote rule as the command line.
-A job directory under $VOC_HOME/jobs/<id>/ holds the labeled data, the log and
-job.json (status, result), so jobs can be listed after a restart. One job runs at a
-time: training takes both cores of a small machine. When a job promotes its model,
-`on_promoted` swaps it into the running server.
+A job directory under $VOC_HOME/jobs/<id>/ holds the labeled data (personal data masked, as
+everywhere, and deleted when the job ends), the log and job.json (status, result), so jobs
+can be listed after a restart. One job runs at a time: training takes both cores of a small
+machine. When a job promotes its model, `on_promoted` swaps it into the running server.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from training.data import build_labeled_set
+from training.data import TooLittleData, build_labeled_set, plan_split
 
 
 class JobError(Exception):
@@ -38,6 +38,7 @@ class TrainingJobs:
         for job in self.list():  # a server restart ends its children
             if job["status"] in ("running", "cancelling"):
                 self._update(job["id"], status="interrupted", finished=time.time())
+                self._job_file(job["id"]).with_name("data.jsonl").unlink(missing_ok=True)
 
     def _job_file(self, job_id: str) -> Path:
         if not job_id.isalnum():
@@ -69,10 +70,21 @@ class TrainingJobs:
 
     def start(self, pairs: list[tuple[str, str]], name: str | None, epochs: float, promote: bool, force: bool) -> dict:
         """Validate the labels (a bad set fails here, before anything runs) and start `voc train`."""
+        from models.registry import InvalidName, check_name
         from nlp.files import InputError
+        from nlp.normalize import clean_unicode, mask_pii
 
         try:
-            data = build_labeled_set(pairs, "items")
+            if name is not None:
+                check_name(name)
+        except InvalidName as e:
+            raise JobError(422, "invalid_name", str(e))
+        try:
+            # masked as the analyzer masks what it reads (training reads the same text: normalisation masks first)
+            data = build_labeled_set([(mask_pii(clean_unicode(t)) if isinstance(t, str) else t, lab) for t, lab in pairs], "items")
+            plan_split(data, promote=promote)  # the split `voc train` makes: too few rows fail here, not in the job
+        except TooLittleData as e:
+            raise JobError(422, "too_little_data", str(e))
         except InputError as e:
             raise JobError(422, "bad_labels", str(e))
         with self._lock:
@@ -112,6 +124,7 @@ class TrainingJobs:
         code = proc.wait()
         log.close(); out.close()
         folder = self.root / job_id
+        (folder / "data.jsonl").unlink(missing_ok=True)  # the reviews are in the model now; job.json keeps the counts
         result = None
         try:
             result = json.loads((folder / "result.json").read_text() or "null")

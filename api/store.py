@@ -90,6 +90,19 @@ def parse_time(value: str, tz: dt.tzinfo) -> dt.datetime:
         raise ValueError(f"{value!r} is out of range") from None
 
 
+EARLIEST_REVIEW = dt.datetime(1990, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def check_review_time(t: dt.datetime) -> dt.datetime:
+    """`t` (aware) if it can be when a review was written: from 1990 to a day from now. Anything else is a typo or a
+    stand-in (9999-12-31, 0001-01-01), and stored it would break /v1/stats, whose days near the ends of the calendar
+    cannot be named in every time zone."""
+    latest = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    if not EARLIEST_REVIEW <= t <= latest:
+        raise ValueError(f"{t.isoformat()} is not a review time: use one from 1990-01-01 to a day from now")
+    return t
+
+
 def default_url() -> str:
     return os.environ.get("VOC_DB_URL") or f"sqlite:///{voc_home() / 'voc.db'}"
 
@@ -110,7 +123,8 @@ class Store:
         self.url = url or default_url()
         self.store_text = os.environ.get("VOC_STORE_TEXT", "1") != "0" if store_text is None else store_text
         migrate(self.url)
-        self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+        # hide_parameters: a failed statement's error text must not carry review text into the logs
+        self.engine = sa.create_engine(self.url, pool_pre_ping=True, hide_parameters=True)
 
     def save(self, results: list[Analysis], when: dt.datetime | None = None,
              reviewed: list[dt.datetime | None] | None = None) -> int:

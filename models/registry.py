@@ -8,15 +8,31 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from models.paths import REPO_MODELS, read_meta, voc_home
 
 DEFAULT = "default"
+# a model's name is a directory name under $VOC_HOME/models: no separators, and no leading dot, which rules out
+# "." and ".." (the models folder itself and VOC_HOME, which replacing a model of that name would delete)
+NAME_PATTERN = r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,79}$"
 
 
 class ModelNotFound(LookupError):
     pass
+
+
+class InvalidName(ValueError):
+    pass
+
+
+def check_name(name: str) -> str:
+    """`name` if it can name a model (or a saved topic model), else InvalidName saying why."""
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name) or name.endswith(".partial"):
+        raise InvalidName(f"invalid name {name!r}: use 1-80 letters, digits and _ . @ -, not starting with a dot "
+                          "(and not ending in .partial)")
+    return name
 
 
 def models_dir() -> Path:
@@ -78,4 +94,4 @@ def use(name: str) -> Path:
 
 def register_dir(name: str) -> Path:
     """Where a new version called `name` is written."""
-    return models_dir() / _safe(name)
+    return models_dir() / _safe(check_name(name))

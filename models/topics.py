@@ -245,6 +245,8 @@ def discover(texts: list[str], ids: list[str], sentiments: list[str] | None = No
              negative_only: bool = False, timestamps: list | None = None, classes: list | None = None,
              save_as: str | None = None) -> tuple[TopicResult, "TopicModel"]:
     """Fit topics on a batch (optionally only its negative texts) and describe them."""
+    if not 0 <= seed < 2**32:  # what numpy and UMAP accept
+        raise TopicError(f"seed must be from 0 to 2**32 - 1, not {seed}")
     if negative_only:
         if sentiments is None:
             raise TopicError("--negative-only needs sentiment labels")

@@ -11,6 +11,7 @@ import io
 import json
 import numbers
 import sys
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -31,7 +32,8 @@ class BadRow:
 
 
 def detect_encoding(sample: bytes) -> str:
-    """UTF-8 (with or without BOM) when it decodes, else GB18030 (a superset of GBK/GB2312)."""
+    """One JSONL line's encoding: UTF-8 (with or without BOM) when it decodes, else GB18030 (a superset of
+    GBK/GB2312). A CSV file's is decided from the whole file (`file_encoding`)."""
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": read line by line it would be garbage
@@ -52,7 +54,47 @@ def detect_encoding(sample: bytes) -> str:
         return best.encoding if best else "utf-8"
 
 
-MAX_RECORD_LINES = 200  # a quoted field may span lines; past this the opening line is taken as broken
+def file_encoding(path: Path) -> str:
+    """A CSV file's encoding, from the whole file: its BOM's, else UTF-8 or GB18030 (a superset of GBK/GB2312),
+    whichever more of its non-ASCII lines decode in. A guess from the first megabyte fails GBK exports whose
+    first non-ASCII byte comes late, and lets one stray bad byte sequence decide for the whole file; decided here,
+    such a sequence costs its own row only (see `_parse`). When neither reads most of those lines, charset_normalizer
+    guesses from the start of the file."""
+    with path.open("rb") as f:
+        head = f.read(4)
+        if head.startswith(b"\xef\xbb\xbf"):
+            return "utf-8-sig"
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": read line by line it would be garbage
+            raise InputError(f"{path}: the file is UTF-16 (Excel's \"Unicode text\"); save it as \"CSV UTF-8\" and score that")
+        f.seek(0)
+        lines = decoded = gbk = 0
+        for line in f:
+            if line.isascii():
+                continue
+            lines += 1
+            decoded += _decodes(line, "utf-8")
+            gbk += _decodes(line, "gb18030")
+    if 2 * max(decoded, gbk) >= lines:
+        return "gb18030" if gbk > decoded else "utf-8"
+    from charset_normalizer import from_bytes
+
+    with path.open("rb") as f:
+        best = from_bytes(f.read(1 << 20)).best()
+    return best.encoding if best else "utf-8"
+
+
+def _decodes(line: bytes, enc: str) -> bool:
+    try:
+        line.decode(enc)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+# A quoted field may span lines (Excel exports hold reviews with line breaks). One that never closes must not
+# swallow the rows after it: a record ends at the latest after MAX_RECORD_LINES lines, or before a line that is a
+# whole row by itself; only its opening line is then bad, and every line after it is read again as rows.
+MAX_RECORD_LINES = 200
 
 
 DELIMITERS = (",", "\t", ";", "|")
@@ -67,6 +109,8 @@ def _delimiter(header: str) -> str:
 
 def _parse(chunk: bytes, enc: str, delimiter: str = ","):
     """Decode and split one CSV record; returns fields or an error string."""
+    if chunk.count(b'"') % 2:
+        return "unbalanced quote (the field is never closed)"
     try:
         text = chunk.decode(enc)
     except UnicodeDecodeError as e:
@@ -80,63 +124,55 @@ def _parse(chunk: bytes, enc: str, delimiter: str = ","):
     return rows[0]
 
 
-def _byte_lines(path: Path) -> tuple[str, Iterator[bytes]]:
-    """(encoding, lines without their newline), streamed: memory stays flat for any file size."""
-    stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
-    head = stream.read(1 << 20)
-    try:
-        enc = detect_encoding(head)
-    except InputError as e:
-        raise InputError(f"{path}: {e}") from None
+def _whole_row(line: bytes, enc: str, delimiter: str, width: int) -> bool:
+    """Whether `line` alone is a row of `width` fields: where a quoted field runs on, this line starts a new row.
+    Not in a one-column file, where every line is one field."""
+    if width < 2:
+        return False
+    fields = _parse(line, enc, delimiter)
+    return isinstance(fields, list) and len(fields) == width
 
-    def gen():
-        buf = head
-        with stream:
-            while True:
-                *complete, buf = buf.split(b"\n")
-                for line in complete:
-                    yield line.rstrip(b"\r")
-                more = stream.read(1 << 20)
-                if not more:
-                    break
-                buf += more
-        if buf:
-            yield buf.rstrip(b"\r")
-    return enc, gen()
+
+def _byte_lines(path: Path) -> Iterator[bytes]:
+    """The file's lines without their line ends, streamed: memory stays flat for any file size."""
+    with path.open("rb") as f:
+        for line in f:
+            yield line.rstrip(b"\r\n")
 
 
 def _iter_csv(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
-    enc, source = _byte_lines(path)
-    pending: list[bytes] = []  # lines read ahead while looking for the end of a quoted field
+    enc = file_encoding(path)
+    source = _byte_lines(path)
+    pending: deque[bytes] = deque()  # lines read ahead, given back when a record is cut short
 
     def next_line():
-        return pending.pop(0) if pending else next(source, None)
+        return pending.popleft() if pending else next(source, None)
 
     header: list[str] | None = None
     delimiter = None
     row_no = 0
-    while True:
-        first = next_line()
-        if first is None:
-            break
+    while (first := next_line()) is not None:
         if not first.strip():
             continue
         if delimiter is None:
             delimiter = _delimiter(first.decode(enc, "replace"))
-        # a record ends where its quotes balance (quoted fields may hold newlines, as in Excel exports);
-        # if they never balance into a record of the right width, only the opening line is bad
-        taken = [first]
-        while b"\n".join(taken).count(b'"') % 2 and len(taken) <= MAX_RECORD_LINES:
+        # a record ends where its quotes balance; see MAX_RECORD_LINES for where it is cut short
+        taken, quotes = [first], first.count(b'"')
+        while quotes % 2 and len(taken) <= MAX_RECORD_LINES:
             nxt = next_line()
             if nxt is None:
                 break
+            if header is not None and _whole_row(nxt, enc, delimiter, len(header)):
+                pending.appendleft(nxt)
+                break
             taken.append(nxt)
+            quotes += nxt.count(b'"')
         chunk = b"\n".join(taken)
-        fields = _parse(chunk, enc, delimiter) if not chunk.count(b'"') % 2 else "unbalanced quote (the field is never closed)"
+        fields = _parse(chunk, enc, delimiter)
         if len(taken) > 1 and not (isinstance(fields, list) and (header is None or len(fields) == len(header))):
-            pending[0:0] = taken[1:]  # the multi-line reading failed: blame only the opening line
+            pending.extendleft(reversed(taken[1:]))  # the multi-line reading failed: blame only the opening line
             chunk = first
-            fields = _parse(chunk, enc, delimiter) if not chunk.count(b'"') % 2 else "unbalanced quote (the field is never closed)"
+            fields = _parse(chunk, enc, delimiter)
         if header is None:
             if isinstance(fields, str):
                 raise InputError(f"{path}: cannot read the header line: {fields}")

@@ -33,6 +33,14 @@ PII_PATTERNS = [
      lambda t, low: "order" in low or "单号" in t or "订单" in t or "訂單" in t),
     ("[PHONE]", re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)|(?<!\d)0\d{2,3}-\d{7,8}(?!\d)"),
      lambda t, low: digit_count(t) >= 10),  # a mobile number has 11 digits, a landline 10-12
+    # international: +country code and groups (+1 415-555-0132, +44 20 7946 0958, +1 (415) 555-0199), masked when
+    # they hold 8-15 digits, as E.164 numbers do ("+3 500" is a score, not a number)
+    (lambda m: "[PHONE]" if 8 <= digit_count(m.group()) <= 15 else m.group(),
+     re.compile(r"(?<![A-Za-z0-9_+])\+\d{1,3}(?:[ .-]?(?:\(\d{1,4}\)|\d{1,5})){2,6}(?!\d)"),
+     lambda t, low: "+" in t and digit_count(t) >= 8),
+    # North American without the country code: (415) 555-0199, 415-555-0132, 415.555.0132
+    ("[PHONE]", re.compile(r"(?<![A-Za-z0-9_(+.-])(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[.-]\d{4}(?![A-Za-z0-9_.-])"),
+     lambda t, low: digit_count(t) >= 10),
     ("[ORDER]", re.compile(r"(?<![\d.])\d{12,}(?![\d.])"),  # long digit runs are order/tracking numbers
      lambda t, low: digit_count(t) >= 12),
 ]

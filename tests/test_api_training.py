@@ -15,9 +15,13 @@ STARS = {"positive": 5, "neutral": 3, "negative": 1}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("api-train")
-    home = tmp / "home"
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("api-train") / "home"
+
+
+@pytest.fixture(scope="module")
+def server(home):
+    tmp = home.parent
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VOC_HOME", str(home))
         d = registry.register_dir("tiny-a")
@@ -87,3 +91,46 @@ def test_cancelled_job_leaves_the_serving_model(server):
     assert job_id in [j["id"] for j in listed]
     assert httpx.get(base + "/v1/admin/train/nosuchjob", headers=ADMIN).status_code == 404
     assert httpx.delete(f"{base}/v1/admin/train/{job_id}", headers=ADMIN).status_code == 409
+
+
+@pytest.mark.parametrize("name", ["..", ".", ".hidden", "a/b"])
+def test_a_name_that_is_not_a_model_folder_is_refused(server, name):
+    r = httpx.post(server + "/v1/admin/train", headers=ADMIN, json={"items": items(450, 7), "name": name})
+    assert r.status_code == 422 and "name" in r.json()["error"]["message"], r.text  # before: 202, and VOC_HOME went
+
+
+def test_too_little_data_is_refused_before_any_job_starts(server):
+    """The README's two-item example started a job that failed inside the trainer; a 3-row file was promoted on an
+    evaluation of one row."""
+    readme_before = {"items": [{"text": "外卖送得很快", "label": "positive"}, {"text": "汤洒了一半", "label": "negative"}],
+                     "promote": True}
+    for body in (readme_before, {**readme_before, "promote": False}, {"items": items(60, 8), "promote": True}):
+        r = httpx.post(server + "/v1/admin/train", headers=ADMIN, json=body)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "too_little_data", r.text
+    assert "at least 50 evaluation rows" in r.json()["error"]["message"]
+
+
+def test_the_readme_training_example_succeeds(server):
+    import csv
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "samples" / "reviews.csv"
+    body = {"items": [{"text": r["text"], "label": r["rating"]} for r in csv.DictReader(open(sample, encoding="utf-8"))]}
+    r = httpx.post(server + "/v1/admin/train", headers=ADMIN, json=body)
+    assert r.status_code == 202, r.text
+    done = wait_for(server, r.json()["id"])
+    assert done["status"] == "succeeded", done.get("log_tail")
+
+
+def test_training_data_is_kept_masked_and_only_while_the_job_runs(server, home):
+    """Reviews sent for training were kept as sent, phone numbers and all, in VOC_HOME/jobs/<id>/data.jsonl."""
+    numbers = ["+1 415-555-0132", "(415) 555-0199", "13812345678", "zhang.san@example.com"]
+    body = {"items": [{**it, "text": f"{it['text']} 联系 {numbers[i % 4]}"} for i, it in enumerate(items(40, 9))]}
+    r = httpx.post(server + "/v1/admin/train", headers=ADMIN, json=body)
+    assert r.status_code == 202, r.text
+    data = home / "jobs" / r.json()["id"] / "data.jsonl"
+    if data.exists():  # the job may be done already
+        kept = data.read_text(encoding="utf-8")
+        assert "[PHONE]" in kept and not any(n in kept for n in numbers), kept[:300]
+    assert wait_for(server, r.json()["id"])["status"] == "succeeded"
+    assert not data.exists() and (data.parent / "job.json").exists()

@@ -246,3 +246,132 @@ def test_workers_are_for_fast_mode_only(tmp_path):
     assert r.returncode == 2 and "fast mode" in r.stderr
     r = voc("score", src, "-q", "--workers", "0", "--mode", "fast")
     assert r.returncode == 2 and "at least 1" in r.stderr
+
+
+def labeled_csv(path: Path, n: int) -> Path:
+    """`n` labeled rows, half positive, half negative, all distinct."""
+    rows = [(f"第{i}单，质量很好，物流很快" if i % 2 else f"第{i}单，太差了，用两天就坏了", "positive" if i % 2 else "negative")
+            for i in range(n)]
+    path.write_text("text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows), encoding="utf-8")
+    return path
+
+
+def test_train_refuses_names_that_are_not_a_model_folder(tmp_path, voc_home):
+    (voc_home / "models" / "kept").mkdir(parents=True)
+    (voc_home / "voc.db").write_text("data")
+    f = labeled_csv(tmp_path / "labels.csv", 40)
+    for name in ("..", ".", "../x", ".hidden"):
+        r = voc("train", f, "--name", name, "--epochs", "0.1")
+        assert r.returncode == 2 and "--name" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert (voc_home / "models" / "kept").is_dir() and (voc_home / "voc.db").read_text() == "data"
+
+
+def _score_fast(src, out, *extra):
+    return voc("score", src, "-o", out, "--id-col", "id", "--mode", "fast", "--no-aspects", "-q", "--workers", "1", *extra)
+
+
+def _outcome(out: Path) -> tuple[list[str], dict[int, dict]]:
+    """(ids of the scored rows, error records by row number) of a `voc score` run into a CSV."""
+    scored = [r["id"] for r in csv.DictReader(out.open(encoding="utf-8-sig", newline=""))]
+    errors_file = Path(str(out) + ".errors.jsonl")
+    errors = [json.loads(x) for x in errors_file.read_text("utf-8").splitlines()] if errors_file.exists() else []
+    return scored, {e["row"]: e for e in errors}
+
+
+def test_a_gbk_export_is_recognised_wherever_its_first_chinese_byte_falls(tmp_path):
+    """The encoding was guessed from the first MiB: a GBK export whose Chinese began after it was read as UTF-8."""
+    from nlp.files import file_encoding, iter_rows
+
+    src = tmp_path / "late_chinese.csv"
+    rows = [f"{i},{'great value and fast delivery ' * 3700}" for i in range(12)]  # ~1.3 MB of ASCII first
+    rows += [f"{12 + i},质量很好，物流也快，非常满意" for i in range(5)]
+    src.write_bytes(("id,text\n" + "\n".join(rows) + "\n").encode("gbk"))
+    assert src.stat().st_size > 1.2 * 2**20
+    assert file_encoding(src) == "gb18030"
+    got = [row for _, row in iter_rows(src)]
+    assert [r["text"] for r in got[-5:]] == ["质量很好，物流也快，非常满意"] * 5 and len(got) == 17
+
+
+def test_a_bad_byte_sequence_costs_its_row_not_the_file(tmp_path):
+    """2,000 GBK reviews with one undecodable sequence in the last line: it failed the whole file ("cannot read the
+    header line: cannot decode as utf-8"), 0 rows scored."""
+    src = tmp_path / "gbk_export.csv"
+    lines = [f"{i},质量很好，第{i}次购买，物流也快".encode("gbk") for i in range(1, 2001)]
+    lines[-1] = "2000,颜色不错".encode("gbk") + b"\x81\x20" + "但是发货慢".encode("gbk")
+    src.write_bytes("id,text\n".encode("gbk") + b"\n".join(lines) + b"\n")
+    out = tmp_path / "scored.csv"
+    r = _score_fast(src, out)
+    assert r.returncode == 0, r.stderr
+    scored, errors = _outcome(out)
+    assert scored == [str(i) for i in range(1, 2000)]
+    assert list(errors) == [2000] and "cannot decode as gb18030" in errors[2000]["reason"]
+
+
+def test_a_quote_that_never_closes_does_not_swallow_the_rows_after_it(tmp_path):
+    """Two broken quotes 186 lines apart merged every row between them (an empty text and a 100,000-character
+    review among them) into one 105,549-character "review"; none of them came out, scored or reported."""
+    rows = [f'{i},"好评第{i}条，质量很好' if i in (3, 190) else f"{i},好评第{i}条，质量很好" for i in range(1, 201)]
+    rows[99] = "100,"  # an empty text
+    rows[100] = "101," + "物流很快" * 25_000  # 100,000 characters
+    rows[189] = '190,这条引号才结束"，但是颜色不对'  # closes the quote opened in row 3
+    src = tmp_path / "broken_quotes.csv"
+    src.write_text("id,text\n" + "\n".join(rows) + "\n", encoding="gbk")
+    out = tmp_path / "scored.csv"
+    r = _score_fast(src, out)
+    assert r.returncode == 0, r.stderr
+    scored, errors = _outcome(out)
+    assert sorted(errors) == [3, 100, 190], errors  # the broken-quote rows and the empty text
+    assert errors[100]["code"] == "empty_text" and errors[3]["code"] == errors[190]["code"] == "bad_row"
+    assert scored == [str(i) for i in range(1, 201) if i not in (3, 100, 190)]  # each once, in order
+    texts = {r["id"]: r["text"] for r in csv.DictReader(out.open(encoding="utf-8-sig", newline=""))}
+    assert len(texts["101"]) == 100_000 and texts["4"] == "好评第4条，质量很好"
+
+
+def test_quoted_fields_over_several_lines_are_still_one_row(tmp_path):
+    """A line inside a quoted field that has the header's width would end the field; lines that do not, never."""
+    src = tmp_path / "multi.csv"
+    src.write_text('id,text\n1,"第一行\n第二行\n\n第三行，还是同一条评价"\n2,好\n', encoding="utf-8")
+    one_column = tmp_path / "one_column.csv"
+    one_column.write_text('text\n"第一行\n第二行\n第三行"\n好\n', encoding="utf-8")
+    from nlp.files import iter_rows
+
+    assert [r["text"] for _, r in iter_rows(src)] == ["第一行\n第二行\n\n第三行，还是同一条评价", "好"]
+    assert [r["text"] for _, r in iter_rows(one_column)] == ["第一行\n第二行\n第三行", "好"]
+
+
+def test_store_counts_impossible_review_times_at_the_time_of_scoring(tmp_path):
+    """Times the API refuses (before 1990, after tomorrow: typos and stand-ins such as 1970-01-01) are no review
+    times in an export either: stored at their date, 2200-01-01 sat on the dashboard's far end."""
+    import os
+    from zoneinfo import ZoneInfo
+
+    from api.store import Store, parse_tz
+
+    src = tmp_path / "export.csv"
+    src.write_text("id,text,date\n1,质量很好,9999-12-31 23:59:59\n2,太差了,2200-01-01\n3,还行,1970-01-01\n"
+                   "4,很好,2026-10-01 12:00\n", encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'voc.db'}"
+    r = subprocess.run([VOC, "score", str(src), "-o", str(tmp_path / "out.csv"), "--time-col", "date", "--store", "-q",
+                        "--mode", "fast", "--workers", "1"], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "VOC_DB_URL": db})
+    assert r.returncode == 0, r.stderr
+    assert "stored 4 for /v1/stats (3 without a readable time" in r.stderr
+    for tz in (ZoneInfo("Asia/Shanghai"), parse_tz("-11:00"), parse_tz("+14:00")):
+        days = Store(db).stats(by="day", tz=tz)
+        assert days["items"] == 4 and all("2026-10" <= g["key"] for g in days["groups"]), days
+
+
+def test_topics_refuse_a_seed_numpy_cannot_take(tmp_path):
+    src = tmp_path / "reviews.csv"
+    src.write_text("text\n" + "".join(f"第{i}条，快递太慢了\n" for i in range(30)), encoding="utf-8")
+    r = voc("topics", src, "--mode", "fast", "--seed", "-1")
+    assert r.returncode == 2 and "seed must be from 0 to 2**32 - 1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_train_on_too_few_rows_says_so_before_training(tmp_path, voc_home):
+    """Two rows died with a traceback in the trainer; three were promoted on an evaluation of one row."""
+    for n, extra, message in ((2, (), "at least 20"), (3, ("--promote",), "at least 20"),
+                              (40, ("--promote",), "at least 50 evaluation rows")):
+        r = voc("train", labeled_csv(tmp_path / f"l{n}.csv", n), *extra)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not list(voc_home.glob("models/*"))  # nothing trained, nothing registered

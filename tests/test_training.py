@@ -397,3 +397,66 @@ def test_distillation_augments_the_corpus_with_its_clauses_and_mixes_of_its_sent
     assert all(2 <= joined(m, english, " ") <= 6 for m in mixes[5:])
     capped = augmented(corpus, np.random.default_rng(0), clauses=2, mixes={"zh": 0, "en": 0})
     assert len(capped) == 2 and set(capped) <= set(clauses)
+
+
+# --- model names and the deletes that replace a model ----------------------------
+@pytest.mark.parametrize("bad", ["..", ".", ".hidden", "a/b", "a\\b", "", "x" * 81, "v1.partial", "名字"])
+def test_model_names_are_checked_in_one_place(bad):
+    from models import registry
+
+    with pytest.raises(registry.InvalidName):
+        registry.check_name(bad)
+    with pytest.raises(registry.InvalidName):
+        registry.register_dir(bad)
+
+
+def test_a_good_name_is_a_folder_of_the_models_directory():
+    from models import registry
+
+    assert registry.register_dir("voc-custom@2026-11-01.120000").parent == registry.models_dir()
+
+
+def test_replacing_a_model_never_deletes_outside_its_folder(voc_home):
+    """"." and ".." once made the replacement of a model delete every model, or all of VOC_HOME."""
+    from models import registry
+    from models.paths import remove_tree
+    from training.run import publish_dir
+
+    models = registry.models_dir()
+    (models / "kept").mkdir()
+    (voc_home / "voc.db").write_text("data")
+    for target in (models / "..", models / ".", models, voc_home, models / "kept" / ".."):
+        with pytest.raises(ValueError, match="refusing to delete"):
+            remove_tree(target, models)
+        with pytest.raises(ValueError, match="refusing to delete"):
+            publish_dir(target, lambda tmp: tmp.mkdir(), root=models)
+    assert (models / "kept").is_dir() and (voc_home / "voc.db").read_text() == "data"
+    publish_dir(models / "new", lambda tmp: (tmp.mkdir(), (tmp / "w").write_text("1")), root=models)
+    publish_dir(models / "new", lambda tmp: (tmp.mkdir(), (tmp / "w").write_text("2")), root=models)
+    assert (models / "new" / "w").read_text() == "2" and not (models / "new.partial").exists()
+
+
+def test_a_training_job_checks_the_name_itself(tmp_path):
+    from api.jobs import JobError, TrainingJobs
+
+    jobs = TrainingJobs(tmp_path / "jobs", on_promoted=lambda: None)
+    with pytest.raises(JobError) as info:
+        jobs.start([("好", "positive")] * 30, "..", 1.0, False, False)
+    assert info.value.status == 422 and info.value.code == "invalid_name"
+    assert not list((tmp_path / "jobs").iterdir())  # nothing started
+
+
+def test_too_few_rows_to_train_or_to_promote_on_are_refused_before_training():
+    from training.data import MIN_EVAL_ROWS, TooLittleData, plan_split
+
+    two = build_labeled_set([("外卖送得很快", "positive"), ("汤洒了一半", "negative")])
+    with pytest.raises(TooLittleData, match="at least 20"):
+        plan_split(two)
+    forty = build_labeled_set([(e.text + str(i), e.label) for i, e in enumerate(synthetic(40))])
+    train, dev = plan_split(forty)
+    assert len(train) + len(dev) == 40 and dev
+    with pytest.raises(TooLittleData, match=f"at least {MIN_EVAL_ROWS} evaluation rows"):
+        plan_split(forty, promote=True)
+    many = build_labeled_set([(e.text + str(i), e.label) for i, e in enumerate(synthetic(400))])
+    assert len(plan_split(many, promote=True)[1]) >= MIN_EVAL_ROWS
+    assert plan_split(forty, held_out=many, promote=True) == (forty.examples, many.examples)

@@ -17,9 +17,16 @@ NAMED = {
 STARS = {"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"}
 BINARY = {"0": "negative", "1": "positive"}
 MIN_PER_CLASS = 20
+MIN_TRAIN_ROWS = 20  # labelled rows a run needs at all: with two, the trainer gets an empty training split
+MIN_EVAL_ROWS = 50  # evaluation rows a promotion needs: on a handful, one row moves macro-F1 by many points
+DEV_FRACTION, SPLIT_SEED = 0.15, 13  # without --eval, the evaluation rows are this share of the labelled ones
 
 
 class LabelError(InputError):
+    pass
+
+
+class TooLittleData(LabelError):
     pass
 
 
@@ -146,4 +153,18 @@ def split(examples: list[Example], dev_fraction: float, seed: int) -> tuple[list
         dev += group[:k]
         train += group[k:]
     rng.shuffle(train)
+    return train, dev
+
+
+def plan_split(data: LabeledSet, held_out: LabeledSet | None = None, promote: bool = False) -> tuple[list[Example], list[Example]]:
+    """The training and evaluation rows of a run (`held_out`, else a stratified share of `data`), refused before any
+    training when there are too few to train on, or, with `promote`, too few to compare two models on."""
+    if len(data.examples) < MIN_TRAIN_ROWS:
+        raise TooLittleData(f"{len(data.examples)} usable labelled row(s); training needs at least {MIN_TRAIN_ROWS}, "
+                            "of two classes or more")
+    train, dev = (data.examples, held_out.examples) if held_out is not None else split(data.examples, DEV_FRACTION, SPLIT_SEED)
+    if promote and len(dev) < MIN_EVAL_ROWS:
+        where = "the --eval file has" if held_out is not None else f"{DEV_FRACTION:.0%} of the labelled rows are"
+        raise TooLittleData(f"promoting needs at least {MIN_EVAL_ROWS} evaluation rows to compare the new and the serving "
+                            f"model on; {where} {len(dev)}. Add rows (or an --eval file), or train without promote")
     return train, dev

