@@ -11,6 +11,13 @@ SERVICES = Path(__file__).resolve().parents[1] / "tests" / "data" / "sentiment_s
 
 
 def load(lang: str, limit: int | None = None) -> list[dict]:
+    """A labelled set: `zh`, `en` (shared, binary), `services` (team-written, binary) or `corpus` (the held-out
+    writing batches of data/corpus, 3-class `overall`, with `lang` and `domain`)."""
+    if lang == "corpus":
+        from training.corpus import load_corpus
+
+        rows = [{**r, "id": f"{r['batch']}:{k}", "label": r["overall"]} for k, r in enumerate(load_corpus("test"))]
+        return rows[:limit] if limit else rows
     path = SERVICES if lang == "services" else SHARED / SETS[lang]
     if not path.exists():
         sys.exit(f"benchmark data not found: {path} (the shared dev sets are not present on this machine)")

