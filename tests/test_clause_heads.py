@@ -71,7 +71,7 @@ def _synthetic(n_reviews, dim=16, seed=0):
             labels[0] = {"logistics": "positive" if positive else "negative"}
         row = {"text": text, "aspects": [{"aspect": "logistics", "label": labels[0]["logistics"], "evidence": "物流很快",
                                           "start": 0, "end": 4}] if about else []}
-        out.append((row, doc, feats, labels))
+        out.append((row, doc, feats, labels, None))
     return out
 
 
@@ -85,10 +85,25 @@ def test_heads_learn_calibrate_and_survive_saving(tmp_path):
     assert report["micro_f1"] >= 0.95 and report["polarity"] >= 0.95, report
     heads.save(tmp_path)
     again = ClauseHeads.load(tmp_path)
-    feats = np.stack([f for _, _, fs, _ in test for f in fs])
+    feats = np.stack([f for _, _, fs, _, _ in test for f in fs])
     for a, b in zip(heads.predict(feats), again.predict(feats)):
         assert np.allclose(a, b, atol=1e-6)
     assert again.keys == ["logistics", "price"] and again.layer == 6
+
+
+def test_the_overall_sentiment_follows_the_aspects_by_the_calibrated_share():
+    from models.schema import Aspect, sentiment_from_probs
+
+    heads = ClauseHeads(["logistics"], np.zeros((1, 2)), np.zeros(1), np.full(1, 0.5), np.zeros(2), 0.0, 6, {}, 0.4)
+    first_clause_wins = sentiment_from_probs(np.array([0.2, 0.1, 0.7]))
+    aspects = [Aspect(aspect="logistics", label="positive", confidence=0.9, evidence="物流很快"),
+               Aspect(aspect="description_match", label="negative", confidence=0.8, evidence="衣服有色差"),
+               Aspect(aspect="customer_service", label="negative", confidence=0.8, evidence="客服也不回消息")]
+    mixed = heads.overall(first_clause_wins, aspects)
+    assert mixed.probs["positive"] == pytest.approx(0.6 * 0.7 + 0.4 * 0.9 / 2.5, abs=1e-4)
+    assert mixed.confidence < first_clause_wins.confidence and mixed.score < first_clause_wins.score
+    assert heads.overall(first_clause_wins, []) == first_clause_wins  # no aspect, no vote
+    assert heads.overall(first_clause_wins, aspects, weight=0.0) == first_clause_wins
 
 
 def test_a_model_without_heads_has_none(tmp_path):

@@ -30,7 +30,8 @@ MIN_THRESHOLD, MAX_THRESHOLD, DEFAULT_THRESHOLD = 0.05, 0.9, 0.5
 
 
 def clause_features(scorer, rows: list[dict], batch: int = 64):
-    """Per row: (document, clause features, clause labels {aspect: label}); rows that are not text are skipped."""
+    """Per row: (row, document, clause features, clause labels {aspect: label}, the document head's sentiment);
+    rows that are not text are skipped."""
     out = []
     for k in tqdm(range(0, len(rows), batch), desc="clause features", unit="batch", file=sys.stderr):
         docs, kept = [], []
@@ -40,9 +41,9 @@ def clause_features(scorer, rows: list[dict], batch: int = 64):
                 kept.append(row)
             except TextError:
                 continue
-        _, feats = scorer.analyze_docs(docs)
-        for row, doc, f in zip(kept, docs, feats):
-            out.append((row, doc, f, [_clause_labels(c, row) for c in doc.clauses]))
+        sentiments, feats = scorer.analyze_docs(docs)
+        for row, doc, f, s in zip(kept, docs, feats, sentiments):
+            out.append((row, doc, f, [_clause_labels(c, row) for c in doc.clauses], s))
     return out
 
 
@@ -60,7 +61,7 @@ def _clause_labels(clause, row: dict) -> dict[str, str]:
 
 def _matrix(featurized, keys):
     X, Y, P = [], [], []
-    for _, _, feats, labels in featurized:
+    for _, _, feats, labels, _ in featurized:
         for f, lab in zip(feats, labels):
             if f is None:
                 continue
@@ -74,7 +75,7 @@ def _matrix(featurized, keys):
 def _review_scores(heads: ClauseHeads, featurized) -> list[np.ndarray]:
     """Per review, each aspect's best clause presence probability."""
     out = []
-    for _, doc, feats, _ in featurized:
+    for _, doc, feats, _, _ in featurized:
         rows = [f for f in feats if f is not None]
         out.append(heads.predict(np.stack(rows))[0].max(0) if rows else np.zeros(len(heads.keys)))
     return out
@@ -94,6 +95,17 @@ def calibrate(heads: ClauseHeads, dev) -> np.ndarray:
               for t in grid]
         out[j] = grid[int(np.argmax(f1))]
     return out
+
+
+def calibrate_overall(heads: ClauseHeads, dev, grid=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)) -> tuple[float, dict]:
+    """The share of the aspects' vote in the review's sentiment with the best 3-class macro-F1 on `dev` (rows with
+    an `overall` label), and the macro-F1 at each weight tried."""
+    from models.metrics import classification_report
+
+    rows = [(row, heads.detect(doc, feats), s) for row, doc, feats, _, s in dev if row.get("overall")]
+    gold = [row["overall"] for row, _, _ in rows]
+    scores = {w: classification_report(gold, [heads.overall(s, a, w).label for _, a, s in rows])["macro_f1"] for w in grid}
+    return max(scores, key=lambda w: (scores[w], -w)), scores
 
 
 def fit_heads(train, keys=ASPECT_KEYS, layer: int = CLAUSE_LAYER, C: float = 1.0, seed: int = 13) -> ClauseHeads:
@@ -116,7 +128,7 @@ def fit_heads(train, keys=ASPECT_KEYS, layer: int = CLAUSE_LAYER, C: float = 1.0
 def evaluate(heads: ClauseHeads, featurized) -> dict:
     """Review-level aspect micro-F1, per-aspect P/R and polarity accuracy (the measure of benchmarks/aspects.py)."""
     gold = [{a["aspect"]: a["label"] for a in row.get("aspects", [])} for row, *_ in featurized]
-    pred = [{a.aspect: a.label for a in heads.detect(doc, feats)} for _, doc, feats, _ in featurized]
+    pred = [{a.aspect: a.label for a in heads.detect(doc, feats)} for _, doc, feats, _, _ in featurized]
     return aspect_report(gold, pred)
 
 
@@ -145,7 +157,9 @@ def train_heads(model_dir: Path, user_rows: list[dict] | None = None, layer: int
         if best is None or f1 > best[0]:
             best = (f1, heads)
     heads = best[1]
-    heads.info.update({"train_reviews": len(split["train"]), "dev_reviews": len(split["dev"]),
+    heads.overall_weight, by_weight = calibrate_overall(heads, split["dev"])
+    log(f"overall sentiment: aspects' share {heads.overall_weight} (dev macro-F1 by share: {by_weight})")
+    heads.info.update({"overall_by_weight": by_weight, "train_reviews": len(split["train"]), "dev_reviews": len(split["dev"]),
                        "test_reviews": len(split["test"]), "thresholds": dict(zip(heads.keys, map(float, heads.thresholds))),
                        "dev": evaluate(heads, split["dev"]), "test": evaluate(heads, split["test"])})
     if split.get("user_dev"):
