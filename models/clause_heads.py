@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import load_file, save_file
 
 from models.schema import Aspect
 from nlp.document import CONTRAST, Document, Span, is_bare_emotion, is_lone_english_word
@@ -76,8 +77,6 @@ class ClauseHeads:
         return sorted(best.values(), key=lambda a: a.start)
 
     def save(self, model_dir: Path) -> None:
-        from safetensors.numpy import save_file
-
         save_file({"presence_w": self.presence_w.astype(np.float32), "presence_b": self.presence_b.astype(np.float32),
                    "thresholds": self.thresholds.astype(np.float32), "polarity_w": self.polarity_w.astype(np.float32),
                    "polarity_b": np.array([self.polarity_b], np.float32)}, str(Path(model_dir) / HEADS_FILE))
@@ -90,8 +89,6 @@ class ClauseHeads:
         path = Path(model_dir) / HEADS_FILE
         if not path.exists():
             return None
-        from safetensors.numpy import load_file
-
         t = load_file(str(path))
         meta = json.loads((Path(model_dir) / HEADS_META).read_text(encoding="utf-8"))
         keys, layer = meta.pop("keys"), meta.pop("layer")
