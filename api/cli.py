@@ -1,10 +1,32 @@
-"""The `voc` command line (see shared/docs/contract.md). It only does I/O: all work is in nlp/, models/, training/."""
+"""The `voc` command line (docs/contract.md). It only does input and output: the work is in nlp/, models/, training/
+and the api/ packages it calls. `main` reads the Settings once and hands them to the command."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
+
+from api.batch.score import score_file
+from api.batch.topics import add_topics
+from api.report.aggregate import aggregate
+from api.report.render import render
+from api.settings import Settings
+from models import registry
+from models.analyzer import Analyzer
+from models.runtime.embedder import shared_embedder
+from models.runtime.hardware import blas_on_one_thread
+from models.schema import ItemError
+from models.topics import TopicError, TopicModel, discover
+from nlp.chat import ChatFormatError
+from nlp.document import TextError
+from nlp.files import BadRow, InputError, iter_rows, missing_column
+from training.data import log_skipped, read_labeled
+
+# Imported by the commands that need them, so that every other command starts without them: the database drivers
+# and Alembic (~0.6 s: `voc score --store`), scikit-learn (~1.4 s: `voc eval`), torch and transformers (~2.5 s:
+# `voc train`), FastAPI and uvicorn (~0.4 s: `voc serve`).
 
 
 def _err(msg: str, code: int = 2) -> int:
@@ -16,21 +38,16 @@ def _print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
-def _analyzer(args):
-    from models.analyzer import Analyzer
+def _analyzer(settings: Settings, aspects: bool | None = None) -> Analyzer:
+    return Analyzer.load(settings.model, mode=settings.mode, aspects=settings.aspects if aspects is None else aspects,
+                         taxonomy=settings.taxonomy, engine=settings.engine)
 
-    return Analyzer.load(args.model, mode=args.mode, aspects=not getattr(args, "no_aspects", False))
 
-
-def cmd_analyze(args) -> int:
-    from models.schema import ItemError
-    from nlp.chat import ChatFormatError
-    from nlp.document import TextError
-
+def cmd_analyze(args, settings: Settings) -> int:
     texts = args.texts if args.texts != ["-"] else [ln.rstrip("\n") for ln in sys.stdin]
     if not texts:
         return _err("give at least one TEXT (or - to read one text per line from stdin)")
-    analyzer = _analyzer(args)
+    analyzer = _analyzer(settings)
     if args.chat:
         status = 0
         for i, log in enumerate(texts):
@@ -48,54 +65,45 @@ def cmd_analyze(args) -> int:
     return status
 
 
-def cmd_score(args) -> int:
-    from api.batch import score_file
-    from nlp.files import InputError
-
+def cmd_score(args, settings: Settings) -> int:
     output = args.output or ("-" if args.input == "-" else str(Path(args.input).with_suffix("")) + ".scored" + Path(args.input).suffix)
     if args.report and output == "-":
         return _err("--report needs an output file (-o), not stdout")
-    store = tz = None
-    if args.store:  # opened first: a bad VOC_DB_URL or VOC_TZ stops the run before any scoring
-        from api.settings import Settings
-        from api.store import Store
+    store = None
+    if args.store:  # opened first: a bad VOC_DB_URL stops the run before any scoring
+        from api.storage.store import Store
 
         try:
-            settings = Settings.from_env()
-            store, tz = Store(settings.db_url), settings.tz
-        except Exception as e:  # noqa: BLE001 — bad URL, unreachable server, bad VOC_TZ: say so, no traceback
+            store = Store(settings.db_url, store_text=settings.store_text)
+        except Exception as e:  # noqa: BLE001 — bad URL, unreachable server: say so, no traceback
             return _err(f"--store: cannot open the database: {type(e).__name__}: {e}")
     try:
-        analyzer = _analyzer(args)
+        analyzer = _analyzer(settings)
         summary = score_file(analyzer, args.input, output, text_col=args.text_col, id_col=args.id_col,
                              progress=not args.quiet, resume=args.resume, store=store, time_col=args.time_col,
-                             workers=args.workers, **({"tz": tz} if tz else {}))
+                             workers=args.workers, tz=settings.tz)
     except InputError as e:
         return _err(str(e))
     print(f"voc score: {summary.line()} → {summary.output}", file=sys.stderr)
     if (args.topics or args.topic_model) and summary.scored:
-        from models.topics import TopicError
-
         if output == "-":
             return _err("--topics needs an output file (-o), not stdout")
         try:
-            add_topics_to_output(args, output)
+            fitted = add_topics(output, args.text_col, seed=args.seed, topic_model=args.topic_model,
+                                embedder=shared_embedder(settings.engine))
+            if fitted is not None:
+                print(f"voc score: {fitted} topics fitted, saved as topic model {Path(output).stem!r}", file=sys.stderr)
         except TopicError as e:
             print(f"voc score: no topics: {e}", file=sys.stderr)
     if args.report and summary.scored:
-        from api.report import aggregate, render
-
         data = aggregate(output, text_col=args.text_col, time_col=args.time_col, by=args.by or (), rating_col=args.rating_col)
         render(data, Path(args.report), title=f"VoC report: {Path(args.input).name}")
         print(f"voc score: report → {args.report}", file=sys.stderr)
     return 0 if summary.scored > 0 else 1
 
 
-def cmd_eval(args) -> int:
+def cmd_eval(args, settings: Settings) -> int:
     from models.metrics import classification_report
-    from models.schema import ItemError
-    from nlp.files import InputError
-    from training.data import log_skipped, read_labeled
 
     try:
         data = read_labeled(args.labeled, args.text_col, args.label_col, purpose="evaluation")
@@ -104,7 +112,7 @@ def cmd_eval(args) -> int:
     for w in data.warnings:
         print(f"warning: {w}", file=sys.stderr)
     log_skipped(data.skipped, args.labeled, lambda m: print(m, file=sys.stderr))
-    analyzer = _analyzer(args)
+    analyzer = _analyzer(settings)
     results = analyzer.analyze([(str(i), ex.text) for i, ex in enumerate(data.examples)])
     gold, pred, failed = [], [], []
     for ex, res in zip(data.examples, results):
@@ -122,33 +130,39 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    from nlp.files import InputError
+def cmd_train(args, settings: Settings) -> int:
     from training import run
 
     if args.recipe and args.labeled:
         return _err("give either LABELED or --recipe, not both")
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     if args.recipe:
-        out = Path(args.output) if args.output else Path(__file__).resolve().parent.parent / "models" / "default"
-        metrics = run.train_default_recipe(out, log=lambda m: print(m, file=sys.stderr))
-        _print_json({"model": str(out), "dev": metrics["dev"], "minutes": metrics["minutes"]})
+        if args.output:  # a folder of the user's choosing, e.g. models/default to rebuild the shipped model
+            out, name = Path(args.output), args.name
+            metrics = run.train_default_recipe(out, log=log, name=name)
+        else:  # a registered model under $VOC_HOME/models, never the source tree
+            try:
+                name = registry.check_name(args.name) if args.name else run.version_name("voc-default")
+            except registry.InvalidName as e:
+                return _err(f"--name: {e}")
+            out = registry.register_dir(name)
+            metrics = run.train_default_recipe(out, log=log, name=name, root=registry.models_dir())
+            log(f"registered as {name}: `voc models use {name}` serves it")
+        _print_json({"model": str(out), "name": name, "dev": metrics["dev"], "minutes": metrics["minutes"]})
         return 0
     if not args.labeled:
         return _err("give a LABELED file (text,label) or --recipe default")
     try:
         result = run.train_user_model(args.labeled, eval_file=args.eval, base=args.base, name=args.name,
-                                      epochs=args.epochs, promote=args.promote, force=args.force,
-                                      log=lambda m: print(m, file=sys.stderr),
-                                      text_col=args.text_col, label_col=args.label_col)
+                                      epochs=args.epochs, promote=args.promote, force=args.force, log=log,
+                                      text_col=args.text_col, label_col=args.label_col, engine=settings.engine)
     except InputError as e:
         return _err(str(e))
     _print_json(result)
     return 0
 
 
-def cmd_models(args) -> int:
-    from models import registry
-
+def cmd_models(args, settings: Settings) -> int:
     if args.action == "use":
         if not args.name:
             return _err("voc models use NAME")
@@ -165,8 +179,6 @@ def cmd_models(args) -> int:
 
 def _read_texts(path, text_col, id_col=None, extra_cols=()):
     """(ids, texts, extra columns, skipped count) of the usable rows of a file."""
-    from nlp.files import BadRow, iter_rows, missing_column
-
     ids, texts, extra, skipped = [], [], {c: [] for c in extra_cols}, 0
     for row_no, row in iter_rows(path, need=(text_col, id_col, *extra_cols)):
         if isinstance(row, BadRow):
@@ -185,34 +197,24 @@ def _read_texts(path, text_col, id_col=None, extra_cols=()):
     return ids, texts, extra, skipped
 
 
-def _sentiment_labels(args, texts):
-    from models.analyzer import Analyzer
-    from models.schema import ItemError
-
-    analyzer = Analyzer.load(args.model, mode=args.mode, aspects=False)
-    return [r.sentiment.label if not isinstance(r, ItemError) else None
-            for r in analyzer.analyze([(str(i), t) for i, t in enumerate(texts)])]
-
-
-def cmd_topics(args) -> int:
-    from models.topics import TopicError, TopicModel, discover
-    from nlp.files import InputError
-
+def cmd_topics(args, settings: Settings) -> int:
     extra = [c for c in [args.time_col] + (args.by or []) if c]
+    embedder = shared_embedder(settings.engine)
     try:
         ids, texts, cols, skipped = _read_texts(args.input, args.text_col, args.id_col, extra)
         if skipped:
             print(f"voc topics: skipped {skipped} row(s) without usable text", file=sys.stderr)
-        labels = _sentiment_labels(args, texts)
+        labels = [r.sentiment.label if not isinstance(r, ItemError) else None
+                  for r in _analyzer(settings, aspects=False).analyze([(str(i), t) for i, t in enumerate(texts)])]
         if args.assign:
-            model = TopicModel.load(args.assign)
+            model = TopicModel.load(args.assign, embedder)
             assigned = model.transform(texts)
             out = {"model": args.assign, "topics": [{"id": t, "label": model.label(t)} for t in sorted(set(assigned))],
                    "assignments": [{"id": i, "topic_id": t} for i, t in zip(ids, assigned)]}
         else:
             result, _ = discover(texts, ids, labels, seed=args.seed, negative_only=args.negative_only,
                                  timestamps=cols.get(args.time_col) if args.time_col else None,
-                                 classes=cols[args.by[0]] if args.by else None, save_as=args.save)
+                                 classes=cols[args.by[0]] if args.by else None, save_as=args.save, embedder=embedder)
             out = result.to_json(ids)
             if result.note:
                 print(f"voc topics: {result.note}", file=sys.stderr)
@@ -229,46 +231,11 @@ def cmd_topics(args) -> int:
     return 0
 
 
-def add_topics_to_output(args, output: str) -> None:
-    """`voc score --topics`: fit (or, with --topic-model, assign) topics on the scored rows; add topic columns."""
-    import os
-
-    from api.batch import _Writer
-    from models.topics import TopicModel, discover
-    from nlp.files import BadRow, iter_rows
-
-    rows = [r for _, r in iter_rows(output) if not isinstance(r, BadRow)]
-    texts = [str(r.get(args.text_col) or "") for r in rows]
-    if args.topic_model:
-        model = TopicModel.load(args.topic_model)
-        assigned = model.transform(texts)
-        names = {t: model.label(t) for t in set(assigned)}
-    else:
-        name = Path(output).stem
-        result, model = discover(texts, [str(i) for i in range(len(texts))], [r.get("sentiment_label") for r in rows],
-                                 seed=args.seed, save_as=name)
-        assigned, names = result.assignments, {t["id"]: t["label"] for t in result.topics}
-        print(f"voc score: {len(result.topics)} topics fitted, saved as topic model {name!r}", file=sys.stderr)
-    tmp = output + ".topics.tmp" + Path(output).suffix
-    writer = _Writer(tmp)
-    for r, t in zip(rows, assigned):
-        r["topic_id"], r["topic_label"] = t, names.get(t, "")
-    for k in range(0, len(rows), 1000):
-        writer.write(rows[k:k + 1000])
-    writer.close()
-    os.replace(tmp, output)
-
-
-def cmd_serve(args) -> int:
+def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
-    from api.app import create_app
-    from api.settings import Settings
+    from api.service.app import create_app
 
-    try:
-        settings = Settings.from_env(model=args.model, mode=args.mode, aspects=False if args.no_aspects else None)
-    except ValueError as e:  # a bad VOC_* value: say which, without a traceback
-        return _err(str(e))
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -276,6 +243,11 @@ def cmd_serve(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="voc", description="VoC Analyzer: sentiment and complaint analysis of customer feedback.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def taxonomy_opt(sp):
+        sp.add_argument("--taxonomy", metavar="PATH", help="a taxonomy JSON file of your own (default: VOC_TAXONOMY, else "
+                                                           "data/aspects/taxonomy.json); aspects it adds are found by "
+                                                           "similarity to their examples")
 
     def model_opts(sp, mode_default="accurate"):
         sp.add_argument("--model", help="registered model name (default: the serving model)")
@@ -287,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("texts", nargs="*", metavar="TEXT", help="texts to analyse; - reads one per line from stdin")
     a.add_argument("--chat", action="store_true", help="each TEXT is a chat log (or a file holding one)")
     a.add_argument("--no-aspects", action="store_true", help="sentiment only")
+    taxonomy_opt(a)
     model_opts(a)
     a.set_defaults(func=cmd_analyze)
 
@@ -312,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, help="with --mode fast: processes scoring at once (default: one per core); "
                                                "the accurate engine always uses every core from one process")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    taxonomy_opt(s)
     model_opts(s)
     s.set_defaults(func=cmd_score)
 
@@ -319,17 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("labeled", nargs="?", help="labeled reviews (.csv .jsonl .xlsx .parquet) with text and label columns; "
                                               "labels: positive/neutral/negative, 0/1 or 1–5 stars")
     t.add_argument("--recipe", choices=["default"],
-                   help="rebuild the shipped default model from its redistributable data (~55–70 min on 2 cores)")
+                   help="rebuild the default model from its redistributable data (~55–70 min on 2 cores) and register "
+                        "it under $VOC_HOME/models (or write it to --out)")
     t.add_argument("--eval", help="a labeled file to compare the new and the serving model on (default: 15%% of LABELED)")
     t.add_argument("--text-col", default="text", help="the text column of LABELED and --eval")
     t.add_argument("--label-col", default="label", help="the label column of LABELED and --eval")
     t.add_argument("--base", help="the registered model to start from (default: the serving model)")
-    t.add_argument("--name", help="name of the new model (default: voc-custom@DATE.TIME)")
+    t.add_argument("--name", help="name of the new model (default: voc-custom@DATE.TIME; with --recipe voc-default@DATE.TIME)")
     t.add_argument("--epochs", type=float, default=2.0, help="passes over the training rows (default 2)")
     t.add_argument("--promote", action="store_true",
                    help="serve the new model if its macro-F1 on the evaluation rows is at least the serving model's")
     t.add_argument("--force", action="store_true", help="with --promote: serve it even if it measured worse")
-    t.add_argument("-o", "--output", help="with --recipe: where to write the model (default: models/default)")
+    t.add_argument("-o", "--out", "--output", dest="output", metavar="DIR",
+                   help="with --recipe: write the model to this folder instead of registering it (models/default "
+                        "replaces the shipped model)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="accuracy and macro-F1 of a model on a labeled file, as JSON")
@@ -365,15 +342,34 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "only with VOC_DEBUG_LOG_TEXT=1")
     sv.add_argument("--no-aspects", action="store_true",
                     help="sentiment only (also VOC_ASPECTS=0): about 3× the throughput of the default analysis")
+    taxonomy_opt(sv)
     model_opts(sv, mode_default=None)  # None: VOC_MODE or accurate
     sv.set_defaults(func=cmd_serve)
     return p
 
 
+def command_settings(args) -> Settings:
+    """The Settings of this run: the environment, overridden by the command's options. VOC_MODEL, VOC_MODE and
+    VOC_ASPECTS are the server's (`voc serve`); every other command decides those by its own options."""
+    serving = args.command == "serve"
+    settings = Settings.from_env(taxonomy=getattr(args, "taxonomy", None),
+                                 **({"model": args.model, "mode": args.mode,
+                                     "aspects": False if args.no_aspects else None} if serving else {}))
+    if not serving and hasattr(args, "mode"):
+        settings = dataclasses.replace(settings, model=args.model, mode=args.mode,
+                                       aspects=not getattr(args, "no_aspects", False))
+    return settings
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        settings = command_settings(args)
+    except ValueError as e:  # a bad VOC_* value or option: say which, without a traceback
+        return _err(str(e))
+    blas_on_one_thread()  # this process: numpy beside the model calls (models.runtime.hardware)
+    try:
+        return args.func(args, settings)
     except KeyboardInterrupt:
         return _err("interrupted", 130)
 

@@ -43,7 +43,9 @@ def short_reviews(n=2000):
 
 def offline_rate(texts, mode, aspects):
     from models.analyzer import Analyzer
+    from models.runtime.hardware import blas_on_one_thread
 
+    blas_on_one_thread()  # as the server's process does (api.service.app)
     analyzer = Analyzer.load(mode=mode, aspects=aspects)
     analyzer.analyze([(str(i), x) for i, x in enumerate(texts)])  # steady state, as the server is measured: the
     t = time.perf_counter()  # first pass pays page faults of the embedding table's rows (measured ~10–25% slower)

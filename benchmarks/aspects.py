@@ -80,7 +80,9 @@ class TfidfAspects:
 def systems(names: list[str], model: str | None = None):
     from models.analyzer import Analyzer
     from models.aspects import AspectModel
+    from models.runtime.hardware import blas_on_one_thread
 
+    blas_on_one_thread()  # as `voc` and the server do
     learned = Analyzer.load(model)
     for name in names:
         if name == "learned":

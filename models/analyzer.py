@@ -1,45 +1,35 @@
 """The analysis pipeline: text → Document (nlp) → sentiment (+ aspects) → `Analysis`.
 
 Heavy parts (scorer, aspect model) are loaded once and passed in; the API, the
-CLI and batch jobs all share one `Analyzer`.
+CLI and batch jobs all share one `Analyzer`. Constructing one is cheap and changes nothing
+process-wide (thread settings are the entry points' business: models.runtime.hardware).
 """
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Iterable
 
 import numpy as np
 
+from models import registry
 from models.aspects import AspectModel, load_taxonomy
 from models.clause_heads import ClauseHeads
-from models.schema import LABELS, Analysis, Aspect, ChatSummary, ErrorInfo, ItemError, Sentiment, TurnAnalysis, sentiment_from_probs
+from models.fast import FastScorer
+from models.runtime.backends import OnnxNet
+from models.runtime.hardware import choose_engine
+from models.schema import LABELS, Analysis, Aspect, ChatSummary, ErrorInfo, ItemError, TurnAnalysis, sentiment_from_probs
+from models.scorer import Scorer
+from models.sentiment import SentimentScorer
 from nlp.chat import Turn, opener_length, parse_chat
-from nlp.document import Document, TextError, build_document
+from nlp.document import TextError, build_document
 
 
 NO_OPINION = sentiment_from_probs(np.array([float(lab == "neutral") for lab in LABELS]), LABELS)
 
 
-def blas_on_one_thread() -> None:
-    """numpy's own matrix products (aspect similarities: small) on one thread, for the whole process. OpenBLAS's
-    second thread spins while it waits for work, on the core that a model call needs, or in fast mode the other
-    worker process. Measured: 8-review batches in process 61.8–62.4 → 75.4–78.9 reviews/s (27 → 19 ms of CPU a
-    review, as cheap as one big batch); fast `voc score` with aspects zh 3.72–4.31 → 2.69–3.05 s; topics unchanged."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
-
-
-class Scorer(Protocol):
-    name: str
-
-    def score_docs(self, docs: list[Document]) -> list[Sentiment]: ...
-
-
 class Analyzer:
     def __init__(self, scorer: Scorer, aspects=None, extra_aspects=None):
-        blas_on_one_thread()
         self.scorer = scorer
         # models.clause_heads.ClauseHeads (learned, from the sentiment pass itself), models.aspects.AspectModel
         # (similarity to taxonomy examples: fast mode, models without heads) or None
@@ -59,33 +49,28 @@ class Analyzer:
 
     @classmethod
     def load(cls, model: str | None = None, mode: str = "accurate", aspects: bool = True,
-             taxonomy: Path | None = None) -> "Analyzer":
-        """`taxonomy`: a user's taxonomy file (VOC_TAXONOMY); aspects it adds beyond the model's heads are found by
-        similarity to their examples (data/aspects/taxonomy.json shows the format)."""
-        from models import registry
-
+             taxonomy: Path | None = None, engine: str = "auto") -> "Analyzer":
+        """`model`: a registered name (default: the registry's serving model). `taxonomy`: a user's taxonomy file
+        (Settings.taxonomy); aspects it adds beyond the model's heads are found by similarity to their examples
+        (data/aspects/taxonomy.json shows the format). `engine`: what runs the accurate model (Settings.engine:
+        auto, int8, bf16, ov-int8 or fp32; models.runtime.hardware)."""
         name = model or registry.serving_name()
         path = registry.path_of(name)
         if mode == "fast":
-            from models.fast import FastScorer
-
             scorer = FastScorer.load(path)
         elif mode == "accurate":
-            from models.sentiment import SentimentScorer
-
-            scorer = SentimentScorer.load(path)
+            scorer = SentimentScorer.load(path, engine=choose_engine(engine))
         else:
             raise ValueError(f"unknown mode {mode!r}; use fast or accurate")
         aspect_model = extra = None
-        if aspects and getattr(scorer, "heads", None) is not None:
+        if aspects and scorer.heads is not None:
             aspect_model = scorer.heads
             added = [a.key for a in load_taxonomy(taxonomy)[0] if a.key not in scorer.heads.keys] if taxonomy else []
             extra = AspectModel.load(scorer, taxonomy, only=added) if added else None
         elif aspects:
             aspect_model = AspectModel.load(scorer, taxonomy)
-        wait_ready = getattr(getattr(scorer, "net", None), "wait_ready", None)
-        if wait_ready is not None:
-            wait_ready()  # graphs load in the background (models.onnx_engine.OnnxNet): fail here, not later
+        if isinstance(scorer.net, OnnxNet):
+            scorer.net.wait_ready()  # graphs load in the background (OnnxNet): fail here, not later
         return cls(scorer, aspect_model, extra)
 
     def warm_up(self) -> None:
@@ -122,7 +107,7 @@ class Analyzer:
                 aspects = [a + b for a, b in zip(aspects, self.extra_aspects.detect(docs, sentiments))]
         elif self._beside is not None:
             # two independent model passes side by side: each runs as whole calls on a core of its own instead of
-            # halves of small calls split over both cores (measured in README)
+            # halves of small calls split over both cores, which run far below full speed
             pending = self._beside.submit(self.scorer.score_docs, docs)
             aspects = self.aspects.detect(docs, pending)
             sentiments = pending.result()

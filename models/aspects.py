@@ -5,7 +5,7 @@ For every clause of a `Document` (nlp splits on punctuation and contrast markers
 1. Aspect assignment is similarity-based. The taxonomy (data/aspects/taxonomy.json)
    gives each aspect a bilingual description and example clauses; clauses are
    embedded (without a leading contrast marker: "but the blender works great" is about the blender)
-   with the project's pretrained encoder (e5, "query: " prefix, ONNX Runtime) and an
+   with the project's pretrained encoder (e5, "query: " prefix, models.runtime.embedder) and an
    aspect's score is the mean of its top-k example similarities. A clause gets the
    aspects that beat both the threshold and the "none" examples (touchpoint words
    with no opinion, small talk) by a margin. Implicit mentions (三天才到,
@@ -18,7 +18,7 @@ For every clause of a `Document` (nlp splits on punctuation and contrast markers
    agree on a polarity (|vote| ≥ 0.9: "the mug arrived in pieces" reads as a plain fact to a
    general sentiment model, but every nearby packaging example is a complaint).
    A clause made only of feeling words (气死了😡, 太开心了, "so disappointed"; data/lexicon/bare_emotions.txt)
-   is not matched at all: it names no touchpoint, but similarity had put it under one.
+   is not matched at all: it names no touchpoint, though similarity would put it under one.
 3. Evidence is the clause's span of the displayed text (offsets map back through
    Traditional/full-width normalisation).
 
@@ -30,20 +30,22 @@ from __future__ import annotations
 import json
 from concurrent.futures import Future
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from models.fast import FastScorer
+from models.runtime.backends import PRECISIONS
+from models.runtime.embedder import shared_embedder
 from models.schema import Aspect
 from nlp.document import Document, Span, is_bare_emotion, is_lone_english_word, without_contrast_marker
 
 TAXONOMY = Path(__file__).resolve().parent.parent / "data" / "aspects" / "taxonomy.json"
 TOP_K = 2
 # The similarity threshold is calibrated on the taxonomy itself, per embedder: the 5th percentile of each
-# example's leave-one-out top-k similarity to its own aspect. For e5 that gives 0.861 (0.86 was chosen by
-# hand before); fast mode's static vectors spread similarities lower (0.54): a fixed 0.8 cut its recall to 0.2.
+# example's leave-one-out top-k similarity to its own aspect. For e5 that gives 0.861; fast mode's static vectors
+# spread similarities lower (0.54), where e5's threshold would leave a recall of 0.2.
 THRESHOLD_PERCENTILE = 5
 AMBIGUOUS = 3  # this many aspects tied for a clause: keep only the best (see AspectModel.assign)
 
@@ -74,14 +76,6 @@ def load_taxonomy(path: Path | None = None) -> tuple[list[AspectDef], list[str]]
     return aspects, list(data.get("none", []))
 
 
-@lru_cache(maxsize=1)
-def e5_embedder() -> Callable[[list[str]], np.ndarray]:
-    """The project's pretrained encoder (e5, "query: " prefix) as sentence embeddings, loaded once per process."""
-    from models.onnx_engine import BaseEmbedder
-
-    return BaseEmbedder()
-
-
 class AspectModel:
     def __init__(self, aspects: list[AspectDef], none_examples: list[str], embed: Callable[[list[str]], np.ndarray],
                  score_texts, threshold: float | None = None, margin: float = 0.01, tie: float = 0.01,
@@ -90,8 +84,8 @@ class AspectModel:
         self.aspects, self.embed, self.score_texts = aspects, embed, score_texts
         self.embed_and_score = embed_and_score  # optional: texts → (vectors, sentiments) in one pass
         self.threshold, self.margin, self.tie, self.neutral_cutoff = threshold, margin, tie, neutral_cutoff
-        # vote_weight 0.4 (0.5 before the English-trained default): on the team's aspects eval polarity 0.858 →
-        # 0.860, and short negated praise (这次没有色差, +0.45 from the model) no longer loses to its neighbour 有色差
+        # vote_weight 0.4: on the team's aspects eval polarity 0.860 against 0.858 at 0.5, and short negated praise
+        # (这次没有色差, +0.45 from the model) wins over its neighbour 有色差
         self.vote_weight, self.neutral_vote = vote_weight, neutral_vote
         texts, owner, polarity = [], [], []
         for i, a in enumerate(aspects):
@@ -121,15 +115,17 @@ class AspectModel:
 
     @classmethod
     def load(cls, scorer, taxonomy: Path | None = None, only: list[str] | None = None, **kw) -> "AspectModel":
-        """Fast mode brings its own static embedder (no transformer per clause); otherwise the e5 encoder.
-        `only`: keep just these aspects of the taxonomy (those a learned model does not cover)."""
+        """Fast mode brings its own static embedder (no transformer per clause); otherwise the pretrained e5
+        encoder, on the scorer's engine. `only`: keep just these aspects of the taxonomy (those a learned model does
+        not cover)."""
         aspects, none = load_taxonomy(taxonomy)
         if only is not None:
             aspects = [a for a in aspects if a.key in only]
-        if getattr(scorer, "aspect_vectors", None) is not None:
+        if isinstance(scorer, FastScorer) and scorer.aspect_vectors is not None:
             return cls(aspects, none, scorer.aspect_embed, scorer.score_texts,
                        embed_and_score=scorer.aspect_embed_and_score, **kw)
-        return cls(aspects, none, e5_embedder(), scorer.score_texts, **kw)
+        embedder = shared_embedder(scorer.engine if scorer.engine in PRECISIONS else "auto")
+        return cls(aspects, none, embedder, scorer.score_texts, **kw)
 
     def _scores(self, sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """From clause × example similarities: (n_clauses, n_aspects) top-k mean similarity, and the same for
@@ -171,8 +167,8 @@ class AspectModel:
         Future: the documents' own pass then runs beside the clause embedding pass, and is awaited here only
         once the clauses are assigned."""
         # a clause that only voices a feeling (气死了😡, "so disappointed") names no touchpoint: similarity alone
-        # had put such clauses under product quality, packaging or price. Nor does a one-word English clause of a
-        # longer review: 42 of the 372 aspects found in 300 English reviews came from such clauses ("Thanks" as
+        # puts such clauses under product quality, packaging or price. Nor does a one-word English clause of a
+        # longer review: in 300 English reviews 42 of 372 aspects found come from such clauses ("Thanks" as
         # packaging, "Finally" as product quality, "Sadly" as description match), nearly all wrong; a review that
         # is one word ("Overpriced!") is still read.
         clauses: list[tuple[int, Span]] = [(d_i, c) for d_i, d in enumerate(docs) for c in d.clauses

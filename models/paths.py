@@ -1,4 +1,13 @@
-"""Where VoC keeps its state: registered models, cached base encoder, topic models, database."""
+"""Where VoC keeps its state: registered models, cached base encoder, topic models, database.
+
+The only place under models/ that reads the environment, and only these two locations. Every other setting lives
+in api.settings.Settings, read once by the entry point and passed down. These two stay here because they name
+state that several processes and entry points must agree on without being handed anything: the registry and
+topic models that `Analyzer.load()` or `registry.list_models()` find from plain Python, the training job's child
+process (`voc train`, started by the server), the test suite's private home per test. Threading a home
+directory through every registry, topic, encoder and graph-cache call would change a dozen signatures for the
+same result.
+"""
 import json
 import os
 import shutil

@@ -1,6 +1,6 @@
 """The analysis object: the one schema every path (Python, CLI, batch, API) returns.
 
-Shapes follow shared/docs/contract.md. The API's request/response models are
+Shapes follow docs/contract.md. The API's request/response models are
 built from these classes too, so the OpenAPI document and the CLI's JSON agree.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ Like a transformers `Pipeline` it runs preprocess → forward → postprocess:
   sentence by sentence into windows (an over-long sentence is cut into token
   chunks), so nothing is ever silently dropped.
 - forward: windows batched by a token budget (padded, or packed several to a row), run by ONNX Runtime
-  (models/onnx_engine.py; bf16 on CPUs with AMX or AMD AVX-512 BF16, int8 on OpenVINO on other Intel CPUs with AVX-512 VNNI, else per-token int8; `VOC_ENGINE=fp32` for exact fp32) or PyTorch
+  (models/runtime; bf16 on CPUs with AMX or AMD AVX-512 BF16, int8 on OpenVINO on other Intel CPUs with AVX-512 VNNI, else per-token int8; `VOC_ENGINE=fp32` for exact fp32) or PyTorch
   (`engine="torch"`, used for training-time checks).
 - postprocess: a document's probabilities are the token-weighted mean over its
   windows; label = argmax, score = P(pos) − P(neg), confidence = max prob.
@@ -20,7 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from models.onnx_engine import padded_batches
+from models.clause_heads import ClauseHeads
+from models.encoder import ensure_base_model, load_tokenizer
+from models.paths import read_meta
+from models.runtime.backends import PRECISIONS, onnx_net
+from models.runtime.hardware import default_engine
+from models.runtime.planner import padded_batches
 from models.schema import LABELS, Sentiment, sentiment_from_probs
 from nlp.document import Document
 
@@ -60,10 +65,8 @@ class SentimentScorer:
              clause_layer: int | None = None) -> "SentimentScorer":
         """engine: "int8" (ONNX Runtime, per-token int8 matrix products), "bf16" (OpenVINO, bf16 matrix products
         on AMX or AVX-512 BF16), "ov-int8" (OpenVINO, int8 weights and per-token activations), "fp32" (ONNX Runtime,
-        exact) or "torch"; by default `VOC_ENGINE` (models.onnx_engine.default_engine: bf16 on AMX and AMD AVX-512 BF16,
+        exact) or "torch"; by default the engine for this CPU (models.runtime.hardware.default_engine: bf16 on AMX and AMD AVX-512 BF16,
         ov-int8 on other Intel CPUs with AVX-512 VNNI, else int8)."""
-        from models.encoder import ensure_base_model, load_tokenizer
-
         base = ensure_base_model()
         threads = threads or os.cpu_count() or 1
 
@@ -72,17 +75,11 @@ class SentimentScorer:
 
             return load_net(model_dir, base)
 
-        from models.clause_heads import ClauseHeads
-        from models.onnx_engine import PRECISIONS, default_engine
-
         engine = engine or default_engine()
         heads = ClauseHeads.load(model_dir)
         if heads is not None:
             clause_layer = heads.layer
         if engine in PRECISIONS:
-            from models.onnx_engine import onnx_net
-            from models.paths import read_meta
-
             # the torch network is only built when the graph is not cached yet
             net = onnx_net(lambda: torch_net()[0], model_dir, threads, engine,
                            clause_layer=clause_layer)
@@ -161,7 +158,7 @@ class SentimentScorer:
         seqs = [self._input(w.ids) for w in windows]
         if hasattr(self.net, "pooled"):  # ONNX Runtime: per-token logits averaged per window (packed rows)
             return self._softmax(self.net.pooled(seqs, self.batch_tokens, 128)[:, :len(self.labels)])
-        import torch
+        import torch  # the torch engine only (training-time checks): ~1.5 s that scoring never pays
 
         torch.set_num_threads(self.threads)
         probs = np.zeros((len(seqs), len(self.labels)), dtype=np.float32)

@@ -1,6 +1,6 @@
-"""Complaint topic discovery with BERTopic, as a pipeline of swappable parts:
+"""Complaint topic discovery with BERTopic, as a pipeline of swappable parts (TopicModel's constructor):
 
-embed (the project's pretrained e5 encoder, passed in, never downloaded)
+embed (the project's pretrained e5 encoder, never downloaded)
 → reduce (UMAP, seeded) → cluster (HDBSCAN) → represent (c-TF-IDF over a jieba-based
 vectoriser: Chinese topic labels are words, English tokens stay whole, stop words go)
 → outliers reduced by embedding similarity → nearest taxonomy aspect per topic.
@@ -11,13 +11,18 @@ later with `transform`, so topic ids stay stable between batches.
 from __future__ import annotations
 
 import json
+import logging
+import random
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+from models.aspects import load_taxonomy
 from models.paths import voc_home
+from models.runtime.embedder import shared_embedder
 from nlp.normalize import normalize_text
 from nlp.tokenize import LEXICON, content_tokens, tokenize
 
@@ -48,18 +53,15 @@ def min_topic_size(n_texts: int) -> int:
     return max(10, min(60, n_texts // 100))
 
 
-def make_backend():
-    from bertopic.backend import BaseEmbedder
+def _bertopic_backend(embed: Callable[[list[str]], np.ndarray]):
+    """`embed` as a BERTopic embedding backend (BERTopic accepts only its own BaseEmbedder)."""
+    from bertopic.backend import BaseEmbedder  # BERTopic takes ~7 s to import: only topic runs load it
 
-    from models.aspects import e5_embedder
-
-    class E5Backend(BaseEmbedder):
-        """BERTopic embedding backend on the project's pretrained encoder (e5, "query: " prefix)."""
-
+    class Backend(BaseEmbedder):
         def embed(self, documents, verbose=False):
-            return e5_embedder()(list(documents))
+            return embed(list(documents))
 
-    return E5Backend()
+    return Backend()
 
 
 @dataclass
@@ -82,9 +84,22 @@ class TopicResult:
 
 
 class TopicModel:
-    def __init__(self, model, backend, centroids: dict[int, np.ndarray] | None = None):
-        self.model, self.backend = model, backend
-        self.centroids = centroids or {}  # topic id -> unit mean embedding of its texts (assignment of new texts)
+    """BERTopic over parts that can be swapped, as in BERTopic's own constructor. Each part left None is the
+    project's default, made when it is needed: `embedder` (texts → vectors: the pretrained e5 encoder,
+    models.runtime.embedder), `reducer` (UMAP, seeded), `clusterer` (HDBSCAN, min_topic_size of the texts fitted)
+    and `vectorizer` (counts of `topic_tokens`, for c-TF-IDF). Constructing one loads nothing."""
+
+    def __init__(self, embedder: Callable[[list[str]], np.ndarray] | None = None, reducer=None, clusterer=None,
+                 vectorizer=None, seed: int = 42):
+        self.embedder, self.reducer, self.clusterer, self.vectorizer = embedder, reducer, clusterer, vectorizer
+        self.seed = seed
+        self.model = None  # the fitted (or loaded) BERTopic
+        self.centroids: dict[int, np.ndarray] = {}  # topic id -> unit mean embedding of its texts (assigns new texts)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if self.embedder is None:
+            self.embedder = shared_embedder()
+        return self.embedder(list(texts))
 
     @staticmethod
     def _centroids(embeddings: np.ndarray, topics: list[int]) -> dict[int, np.ndarray]:
@@ -96,8 +111,8 @@ class TopicModel:
             out[int(tid)] = c / (np.linalg.norm(c) or 1.0)
         return out
 
-    @staticmethod
-    def _bertopic(n: int, seed: int, backend):
+    def _bertopic(self, n: int):
+        # BERTopic, HDBSCAN, UMAP and scikit-learn take seconds to import: only topic runs load them
         from bertopic import BERTopic
         from hdbscan import HDBSCAN
         from sklearn.feature_extraction.text import CountVectorizer
@@ -105,29 +120,28 @@ class TopicModel:
 
         min_cluster = min_topic_size(n)
         return BERTopic(
-            embedding_model=backend,
-            # n_jobs=1: a seed makes UMAP single-threaded anyway (it warned about overriding the default)
-            umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed, n_jobs=1),
-            hdbscan_model=HDBSCAN(min_cluster_size=min_cluster, min_samples=max(2, min_cluster // 3),
-                                  metric="euclidean", cluster_selection_method="leaf", prediction_data=True),  # leaf: finer, readable topics
+            embedding_model=_bertopic_backend(self.embed),
+            # n_jobs=1: a seed makes UMAP single-threaded anyway (it warns when overriding the default)
+            umap_model=self.reducer or UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
+                                            random_state=self.seed, n_jobs=1),
+            hdbscan_model=self.clusterer or HDBSCAN(min_cluster_size=min_cluster, min_samples=max(2, min_cluster // 3),
+                                                    metric="euclidean", cluster_selection_method="leaf",  # leaf: finer, readable topics
+                                                    prediction_data=True),
             # min_df counts topics, not documents (c-TF-IDF joins each topic's documents)
-            vectorizer_model=CountVectorizer(tokenizer=topic_tokens, token_pattern=None, lowercase=False),
+            vectorizer_model=self.vectorizer or CountVectorizer(tokenizer=topic_tokens, token_pattern=None, lowercase=False),
             top_n_words=10, calculate_probabilities=False)
 
-    @classmethod
-    def fit(cls, texts: list[str], seed: int = 42, backend=None) -> tuple["TopicModel", list[int], np.ndarray]:
+    def fit(self, texts: list[str]) -> tuple[list[int], np.ndarray]:
+        """Fit on `texts`: each text's topic (-1: outlier) and its embedding."""
         texts = [normalize_text(t) for t in texts]  # the model sees normalised text (Traditional → Simplified etc.)
         distinct = len(set(texts))
         if len(texts) < MIN_TEXTS or distinct < MIN_TEXTS:
             raise TopicError(f"topic discovery needs at least {MIN_TEXTS} distinct texts; got {len(texts)} "
                              f"({distinct} distinct)")
-        import random
-
-        random.seed(seed)
-        np.random.seed(seed)
-        backend = backend or make_backend()
-        embeddings = backend.embed(texts)
-        model = cls._bertopic(len(texts), seed, backend)
+        random.seed(self.seed)
+        np.random.seed(self.seed)
+        embeddings = self.embed(texts)
+        model = self._bertopic(len(texts))
         try:
             topics, _ = model.fit_transform(texts, embeddings)
         except (ValueError, TypeError) as e:  # e.g. every token is a stop word
@@ -137,14 +151,15 @@ class TopicModel:
                 topics = model.reduce_outliers(texts, topics, strategy="embeddings", embeddings=embeddings, threshold=0.0)
                 model.update_topics(texts, topics=topics, vectorizer_model=model.vectorizer_model)
         topics = list(map(int, topics))
-        return cls(model, backend, cls._centroids(embeddings, topics)), topics, embeddings
+        self.model, self.centroids = model, self._centroids(embeddings, topics)
+        return topics, embeddings
 
     def transform(self, texts: list[str]) -> list[int]:
         """The topic whose centroid is nearest (cosine): deterministic, and ids never change between batches."""
         if not self.centroids:
             return [-1] * len(texts)
         ids = sorted(self.centroids)
-        e = self.backend.embed([normalize_text(t) for t in texts])
+        e = self.embed([normalize_text(t) for t in texts])
         e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9)
         return [ids[i] for i in (e @ np.stack([self.centroids[t] for t in ids]).T).argmax(1)]
 
@@ -185,9 +200,7 @@ class TopicModel:
         return out
 
     def save(self, name: str) -> Path:
-        import logging
-
-        import bertopic
+        import bertopic  # ~7 s to import: only topic runs load it
 
         path = topics_dir() / name
         path.mkdir(parents=True, exist_ok=True)
@@ -204,10 +217,10 @@ class TopicModel:
         return path
 
     @classmethod
-    def load(cls, name: str) -> "TopicModel":
+    def load(cls, name: str, embedder: Callable[[list[str]], np.ndarray] | None = None) -> "TopicModel":
+        """A saved model (`save`), assigning with `embedder` (default: the pretrained e5 encoder)."""
+        import bertopic  # ~7 s to import: only topic runs load it
         from bertopic import BERTopic
-
-        import bertopic
 
         path = topics_dir() / name / "bertopic.pkl"
         if not path.exists():
@@ -217,10 +230,11 @@ class TopicModel:
         if saved is not None and saved != bertopic.__version__:  # a pickle from another version may not load right
             raise TopicError(f"topic model {name!r} was saved with BERTopic {saved}, this install has "
                              f"{bertopic.__version__}: fit it again (voc topics FILE --save {name})")
-        backend = make_backend()
+        model = cls(embedder)
         with np.load(path.parent / "centroids.npz") as c:
-            centroids = {int(k): c[k] for k in c.files}
-        return cls(BERTopic.load(str(path), embedding_model=backend), backend, centroids)
+            model.centroids = {int(k): c[k] for k in c.files}
+        model.model = BERTopic.load(str(path), embedding_model=_bertopic_backend(model.embed))
+        return model
 
 
 def topics_dir() -> Path:
@@ -229,22 +243,21 @@ def topics_dir() -> Path:
     return d
 
 
-def aspect_space():
+def aspect_space(embed: Callable[[list[str]], np.ndarray]):
     """Centroids of each taxonomy aspect's examples, for naming the nearest aspect of a topic."""
-    from models.aspects import e5_embedder, load_taxonomy
-
     aspects, _ = load_taxonomy()
     vecs = []
     for a in aspects:
-        v = e5_embedder()([a.description] + a.examples).mean(0)
+        v = embed([a.description] + a.examples).mean(0)
         vecs.append(v / np.linalg.norm(v))
     return np.stack(vecs), [a.key for a in aspects]
 
 
 def discover(texts: list[str], ids: list[str], sentiments: list[str] | None = None, seed: int = 42,
              negative_only: bool = False, timestamps: list | None = None, classes: list | None = None,
-             save_as: str | None = None) -> tuple[TopicResult, "TopicModel"]:
-    """Fit topics on a batch (optionally only its negative texts) and describe them."""
+             save_as: str | None = None, embedder: Callable[[list[str]], np.ndarray] | None = None
+             ) -> tuple[TopicResult, "TopicModel"]:
+    """Fit topics on a batch (optionally only its negative texts) and describe them. `embedder`: see TopicModel."""
     if not 0 <= seed < 2**32:  # what numpy and UMAP accept
         raise TopicError(f"seed must be from 0 to 2**32 - 1, not {seed}")
     if negative_only:
@@ -254,9 +267,10 @@ def discover(texts: list[str], ids: list[str], sentiments: list[str] | None = No
     else:
         keep = list(range(len(texts)))
     sub_texts = [texts[i] for i in keep]
-    model, sub_topics, emb = TopicModel.fit(sub_texts, seed=seed)
+    model = TopicModel(embedder, seed=seed)
+    sub_topics, emb = model.fit(sub_texts)
     emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
-    vectors, keys = aspect_space()
+    vectors, keys = aspect_space(model.embed)
     sub_labels = [sentiments[i] for i in keep] if sentiments is not None else None
     described = model.describe(sub_texts, sub_topics, sub_labels, vectors, keys, emb)
     assignments = [-1] * len(texts)  # texts left out by --negative-only stay unassigned (-1)
@@ -267,7 +281,7 @@ def discover(texts: list[str], ids: list[str], sentiments: list[str] | None = No
         result.note = (f"no topic found: no group of {min_topic_size(len(sub_texts))} or more similar texts among "
                        f"these {len(sub_texts)}, so every text is an outlier (topic -1); topics need a few hundred texts")
     if timestamps is not None:
-        import pandas as pd
+        import pandas as pd  # ~0.4 s: only runs over time pay for it (every `voc` command imports this module)
 
         # parsed here: BERTopic 0.17's own parsing uses an argument pandas 3 removed
         ts = pd.to_datetime(pd.Series([timestamps[i] for i in keep], dtype=object), errors="coerce", format="mixed")

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from nlp.normalize import Normalized, normalize
+from nlp.normalize import Normalized, normalize, normalize_text
 from nlp.tokenize import tokenize
 
 MAX_TEXT_CHARS = 2_000_000  # ~2 MB of Chinese text; larger input is refused, not cut
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
-# words with a digit (iPhone15, 3C) are not English. Tried only where a word starts: r"\w*\d\w*" is tried at
-# every position of a word, which is quadratic on a long run of Chinese without punctuation (\w too): 40,000
-# characters took 26 s
+# words with a digit (iPhone15, 3C) are not English. Tried only where a word starts: r"\w*\d\w*" would be tried at
+# every position of a word, which is quadratic on a long run of Chinese without punctuation (\w too): 26 s for
+# 40,000 characters
 MODEL_NAME = re.compile(r"\b(?=\w*\d)\w+")
 DIGIT = re.compile(r"\d")
 # Sentence ends; a '.' only when followed by space/end (keeps 3.5mm and e.g. www.x.com whole).
@@ -173,6 +173,11 @@ def is_placeholder(text: str) -> bool:
     return len(text) <= 40 and _placeholder_pattern().fullmatch(_NOT_WORDS.sub("", text)) is not None
 
 
+def is_placeholder_text(raw: str) -> bool:
+    """`is_placeholder` of a raw text: what `build_document(raw).is_placeholder` says, without the document."""
+    return is_placeholder(normalize_text(raw))
+
+
 @lru_cache(maxsize=1)
 def _bare_emotion_pattern() -> re.Pattern:
     """data/lexicon/bare_emotions.txt as one pattern: filler or emotion words, at least one of them an emotion."""
@@ -210,7 +215,7 @@ def is_lone_english_word(text: str) -> bool:
 
 def _carries_content(ch: str) -> bool:
     """A letter, digit, CJK character, emoji or symbol (★): anything but punctuation, spaces and controls. "？" and
-    "。。。" alone are as empty as "?"; before, full-width punctuation passed as content and was scored."""
+    "。。。" alone are as empty as "?": full-width punctuation is not content to score."""
     return ch.isalnum() or (not ch.isascii() and unicodedata.category(ch)[0] not in "PZC")
 
 

@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from charset_normalizer import from_bytes
+
+# pandas (~0.4 s) is imported only by the readers and helpers that need it (XLSX, Parquet, time cells): a fast-mode
+# run over a CSV or JSONL file would otherwise pay for it at start-up.
+
 csv.field_size_limit(16 * 1024 * 1024)
 SUPPORTED = (".csv", ".jsonl", ".json", ".xlsx", ".parquet")
 
@@ -48,8 +53,6 @@ def detect_encoding(sample: bytes) -> str:
         sample.decode("gb18030")
         return "gb18030"
     except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
-
         best = from_bytes(sample).best()
         return best.encoding if best else "utf-8"
 
@@ -76,8 +79,6 @@ def file_encoding(path: Path) -> str:
             gbk += _decodes(line, "gb18030")
     if 2 * max(decoded, gbk) >= lines:
         return "gb18030" if gbk > decoded else "utf-8"
-    from charset_normalizer import from_bytes
-
     with path.open("rb") as f:
         best = from_bytes(f.read(1 << 20)).best()
     return best.encoding if best else "utf-8"
@@ -207,7 +208,7 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
 
 
 def _iter_frame(path: Path, reader) -> Iterator[tuple[int, dict | BadRow]]:
-    import pandas as pd
+    import pandas as pd  # see the top of the module
 
     df = reader(path)
     df.columns = [str(c).strip() for c in df.columns]
@@ -219,7 +220,7 @@ def _excel_sheet(path: Path, need: tuple[str, ...]):
     """The workbook's first sheet that has every `need` column: exports often open with a notes or summary
     sheet. With one sheet, that sheet (a missing column is then the caller's error); with several and none
     matching, an error that lists each sheet's columns."""
-    import pandas as pd
+    import pandas as pd  # see the top of the module
 
     sheets = pd.read_excel(path, sheet_name=None, dtype=object)
     if not sheets:
@@ -249,7 +250,7 @@ def iter_rows(path: str | Path, need: tuple[str, ...] = ()) -> Iterator[tuple[in
     if suffix == ".xlsx":
         return _iter_frame(path, lambda p: _excel_sheet(p, tuple(c for c in need if c)))
     if suffix == ".parquet":
-        import pandas as pd
+        import pandas as pd  # see the top of the module
 
         return _iter_frame(path, pd.read_parquet)
     raise InputError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED)}")
@@ -276,7 +277,7 @@ def require_column(rows: list[tuple[int, dict]], column: str, path, option: str)
 def parse_when(value):
     """A time cell as a pandas Timestamp, or None. Numbers are Unix times (seconds; milliseconds from 1e11 on), as
     JSON exports write them: pandas alone reads 1698765432 as nanoseconds, i.e. a day in January 1970."""
-    import pandas as pd  # here: a fast-mode run's start-up would pay for it otherwise
+    import pandas as pd  # see the top of the module
 
     if value in (None, "") or isinstance(value, bool):
         return None

@@ -12,6 +12,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+import jieba
+
 LEXICON = Path(__file__).resolve().parent.parent / "data" / "lexicon"
 NEGATIONS = {"不", "没", "没有", "别", "无", "未", "非", "不是", "不要", "不会", "not", "no", "never", "n't", "nothing", "nobody"}
 # Latin words, numbers and model names (iPhone15, 3.5mm, 1080P, Type-C, Wi-Fi) stay whole.
@@ -22,8 +24,6 @@ NEG_CONTRACTION = re.compile(r"^([A-Za-z]+)(n't)$", re.I)
 
 @lru_cache(maxsize=1)
 def _jieba():
-    import jieba
-
     jieba.setLogLevel(logging.WARNING)
     tk = jieba.Tokenizer()
     tk.load_userdict(str(LEXICON / "ecommerce_dict.txt"))

@@ -17,11 +17,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
 from models.clause_heads import ClauseHeads, unit_rows
 from models.metrics import aspect_report
+from models.paths import REPO_MODELS
+from models.sentiment import SentimentScorer
 from nlp.document import TextError, build_document
+from training.corpus import load_corpus
 
 ASPECT_KEYS = ["product_quality", "description_match", "logistics", "packaging", "customer_service", "after_sales",
                "price", "platform", "payment"]
@@ -109,8 +113,6 @@ def calibrate_overall(heads: ClauseHeads, dev, grid=(0.0, 0.1, 0.2, 0.3, 0.4, 0.
 
 
 def fit_heads(train, keys=ASPECT_KEYS, layer: int = CLAUSE_LAYER, C: float = 1.0, seed: int = 13) -> ClauseHeads:
-    from sklearn.linear_model import LogisticRegression
-
     X, Y, P = _matrix(train, keys)
     W, b = np.zeros((len(keys), X.shape[1]), np.float32), np.full(len(keys), -10.0, np.float32)
     for j in range(len(keys)):
@@ -169,8 +171,6 @@ def train_heads(model_dir: Path, user_rows: list[dict] | None = None, layer: int
 
 
 def main(argv=None) -> int:
-    from models.paths import REPO_MODELS
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model-dir", type=Path, default=REPO_MODELS)
     ap.add_argument("--C", type=float, nargs="+", default=[0.5, 2.0, 8.0],

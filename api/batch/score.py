@@ -1,0 +1,251 @@
+"""`voc score`: score an exported file, keep every input column, add the contract's columns.
+
+Rows are streamed and scored in chunks (a tqdm bar on stderr shows rows/s and ETA).
+A row that cannot be scored goes to OUTPUT.errors.jsonl with its row number and
+reason; every good row is written. CSV and JSONL output is streamed; XLSX and
+Parquet are written at the end (those formats cannot be appended to).
+
+Resume: after every chunk, OUTPUT.progress.json records the last input row done and
+the byte sizes of the output and error files. `--resume` truncates both files to
+those sizes (dropping a half-written chunk) and continues after that row, so no
+row is scored twice or lost. It needs CSV or JSONL output.
+
+Fast mode scores in worker processes, one per core (workers.py); the output is the same, in input order.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import numbers
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm  # not tqdm.auto: its notebook probe costs 0.1 s of start-up in a terminal
+
+from api.batch.output import OutputWriter, scored_row
+from api.batch.workers import analysed, default_workers, fork_pool
+from api.storage.times import check_review_time
+from models.analyzer import Analyzer
+from models.runtime.backends import release_free_memory
+from models.schema import Analysis
+from nlp.files import BadRow, InputError, iter_rows, missing_column, parse_when
+
+CHUNK = 256
+
+
+@dataclass
+class Chunk:
+    """CHUNK rows as read: the rows to score, the unreadable ones, and the input row number it ends at."""
+    rows: list[tuple[int, dict]] = field(default_factory=list)
+    bad: list[BadRow] = field(default_factory=list)
+    last: int = 0
+
+
+@dataclass
+class Summary:
+    scored: int = 0
+    failed: int = 0
+    output: str = ""
+    errors_file: str | None = None
+    reasons: dict = field(default_factory=dict)
+    stored: int | None = None  # with a store: rows stored for /v1/stats
+    untimed: int = 0  # of those, rows whose time cell was empty or unreadable: they count at the time of scoring
+
+    def line(self) -> str:
+        s = f"scored {self.scored} row(s), failed {self.failed}"
+        if self.failed:
+            s += f" (see {self.errors_file}): " + ", ".join(f"{k} ×{v}" for k, v in self.reasons.items())
+        if self.stored is not None:
+            s += f"; stored {self.stored} for /v1/stats"
+            if self.untimed:
+                s += f" ({self.untimed} without a readable time: they count at the time of scoring)"
+        return s
+
+
+def review_time(value, tz: dt.tzinfo) -> dt.datetime | None:
+    """A time cell as an aware UTC datetime (dates, date-times, Excel dates, Unix times; no offset: `tz`), or None,
+    also where it cannot be a review's time (check_review_time: 9999-12-31 and the like)."""
+    t = parse_when(value)
+    if t is None:
+        return None
+    t = t.to_pydatetime()
+    try:
+        return check_review_time((t if t.tzinfo else t.replace(tzinfo=tz)).astimezone(dt.timezone.utc))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _cell_text(value):
+    """A cell of the text column as review text. Spreadsheets store reviews such as 666 or 111 as numbers:
+    they are scored as their digits (666.0 as 666) instead of failing as a wrong type. Booleans, lists and
+    the like are left to the analyzer, which reports them."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return value
+
+
+def _progress_path(output_path: str) -> Path:
+    return Path(output_path + ".progress.json")
+
+
+class ScoreRun:
+    """The state of one `score_file` run: the output and error files, the summary, the resume checkpoint."""
+
+    def __init__(self, input_path, output_path: str, text_col: str, id_col: str | None, time_col: str | None,
+                 tz: dt.tzinfo, store, resume: bool, progress: bool):
+        self.input_path, self.output_path = input_path, output_path
+        self.text_col, self.id_col, self.time_col, self.tz, self.store = text_col, id_col, time_col, tz, store
+        self.errors_path = "voc-score.errors.jsonl" if output_path == "-" else output_path + ".errors.jsonl"
+        self.summary = Summary(output=output_path, errors_file=self.errors_path, stored=0 if store is not None else None)
+        self.state = {"rows_done": 0, "out_bytes": None, "err_bytes": 0}
+        if resume:
+            self._resume()
+        self.writer = OutputWriter(output_path, append_at=self.state["out_bytes"] if self.state["rows_done"] else None)
+        self.rows = iter_rows(input_path, need=(text_col, id_col, time_col))
+        self.bar = tqdm(desc="scoring", unit="row", disable=not progress, file=sys.stderr, dynamic_ncols=True,
+                        initial=self.state["rows_done"])
+        self.errors = None
+        self.checked = False
+        self.pending: list[tuple[int, str]] = []  # this chunk's failures, written in row order when it is flushed
+
+    def _resume(self) -> None:
+        if self.output_path == "-" or Path(self.output_path).suffix.lower() not in (".csv", ".jsonl", ".json"):
+            raise InputError("--resume needs a CSV or JSONL output file")
+        pp = _progress_path(self.output_path)
+        if pp.exists() and Path(self.output_path).exists():
+            saved = json.loads(pp.read_text())
+            if saved.get("input") != str(self.input_path):
+                raise InputError(f"{self.output_path} was written from {saved.get('input')}, not {self.input_path}")
+            self.state.update(saved)
+            self.summary.scored, self.summary.failed = saved["scored"], saved["failed"]
+            self.summary.reasons = saved.get("reasons", {})
+
+    def errors_file(self):
+        """Opened on first use, once the input's columns are known to be there: a run that stops at a missing
+        column must not empty the error file of the run before it."""
+        if self.errors is None:
+            if self.state["rows_done"] and Path(self.errors_path).exists():
+                with open(self.errors_path, "r+b") as f:
+                    f.truncate(self.state["err_bytes"])
+                self.errors = open(self.errors_path, "a", encoding="utf-8")
+            else:
+                self.errors = open(self.errors_path, "w", encoding="utf-8")
+        return self.errors
+
+    def checkpoint(self, last_row: int) -> None:
+        if self.output_path == "-":
+            return
+        self.errors_file().flush()
+        path = _progress_path(self.output_path)
+        tmp = path.with_suffix(".tmp")
+        s = self.summary
+        tmp.write_text(json.dumps({
+            "input": str(self.input_path), "rows_done": last_row, "scored": s.scored, "failed": s.failed,
+            "reasons": s.reasons, "out_bytes": self.writer.tell(), "err_bytes": self.errors_file().tell()}))
+        os.replace(tmp, path)  # atomic: a kill never leaves half a checkpoint
+
+    def fail(self, row_no: int, code: str, message: str, raw=None) -> None:
+        self.summary.failed += 1
+        self.summary.reasons[code] = self.summary.reasons.get(code, 0) + 1
+        self.pending.append((row_no, json.dumps({"row": row_no, "code": code, "reason": message, "raw": raw},
+                                                ensure_ascii=False, default=str)))
+
+    def write_errors(self) -> None:
+        if self.pending:
+            self.errors_file().writelines(line + "\n" for _, line in sorted(self.pending, key=lambda p: p[0]))
+        self.pending.clear()
+
+    def items_of(self, chunk: Chunk) -> list[tuple[str, object]]:
+        id_col = self.id_col
+        return [(str(r.get(id_col)) if id_col and r.get(id_col) is not None else str(n - 1), _cell_text(r.get(self.text_col)))
+                for n, r in chunk.rows]
+
+    def flush(self, chunk: Chunk, results: list) -> None:
+        for bad in chunk.bad:
+            self.fail(bad.row, "bad_row", bad.reason, bad.raw[:1000])
+        good, done, times = [], [], []
+        for (n, row), res in zip(chunk.rows, results):
+            if isinstance(res, Analysis):
+                good.append(scored_row(row, res, self.writer.structured))
+                done.append(res)
+                times.append(review_time(row.get(self.time_col), self.tz) if self.time_col else None)
+            else:
+                self.fail(n, res.error.code, res.error.message, row.get(self.text_col))
+        if good:
+            self.writer.write(good)
+        if self.store is not None and done:  # before the checkpoint: a crash here re-stores a chunk, never loses one
+            self.summary.stored += self.store.save(done, reviewed=times)
+            self.summary.untimed += sum(t is None for t in times) if self.time_col else 0
+        self.summary.scored += len(good)
+        self.write_errors()
+        self.bar.update(len(chunk.rows) + len(chunk.bad))
+        self.checkpoint(chunk.last)
+        release_free_memory()  # every chunk has other tensor shapes; keeps peak RSS flat over a long file
+
+    def chunks(self):
+        """The input in chunks of CHUNK rows to score (bad rows travel with the chunk they were read in, so that
+        they are reported, and checkpointed, in row order)."""
+        chunk = Chunk()
+        for row_no, row in self.rows:
+            if row_no <= self.state["rows_done"]:
+                continue  # done in the run being resumed
+            chunk.last = row_no
+            if isinstance(row, BadRow):
+                chunk.bad.append(row)
+                continue
+            if not self.checked:
+                self._check_columns(row)
+            chunk.rows.append((row_no, row))
+            if len(chunk.rows) >= CHUNK:
+                yield chunk
+                chunk = Chunk()
+        if chunk.rows or chunk.bad:
+            yield chunk
+
+    def _check_columns(self, row: dict) -> None:
+        missing = [c for c in [self.text_col, self.id_col, self.time_col] if c and c not in row]
+        if missing:
+            option = {self.text_col: "--text-col", self.id_col: "--id-col", self.time_col: "--time-col"}[missing[0]]
+            raise missing_column(self.input_path, missing[0], row, option)
+        self.checked = True
+
+    def close(self) -> None:
+        self.bar.close()
+        self.writer.close()
+        if self.errors is not None:
+            self.errors.close()
+
+    def finish(self) -> Summary:
+        """After a complete run: nothing left to resume, and no error file when nothing failed."""
+        if self.output_path != "-":
+            _progress_path(self.output_path).unlink(missing_ok=True)
+        if self.summary.failed == 0:
+            Path(self.errors_path).unlink(missing_ok=True)
+            self.summary.errors_file = None
+        return self.summary
+
+
+def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: str = "text",
+               id_col: str | None = None, progress: bool = True, resume: bool = False, store=None,
+               time_col: str | None = None, tz: dt.tzinfo = dt.timezone.utc, workers: int | None = None) -> Summary:
+    """Score a file row by row into `output_path`. With `store` (api.storage.store.Store) every scored row is also stored,
+    at its `time_col` time, for /v1/stats: batch exports and API traffic then feed one dashboard. `workers`:
+    processes scoring at once (default `default_workers`; more than one only in fast mode)."""
+    workers = default_workers(analyzer) if workers is None else workers
+    if workers < 1:
+        raise InputError(f"workers must be at least 1, not {workers}")
+    if workers > 1 and analyzer.scorer.engine != "fast":
+        raise InputError("more than one worker is for fast mode; the accurate engine already runs on every core")
+    run = ScoreRun(input_path, output_path, text_col, id_col, time_col, tz, store, resume, progress)
+    pool = fork_pool(analyzer, workers) if workers > 1 else None
+    try:
+        for chunk, results in analysed(analyzer, run.chunks(), run.items_of, pool, workers):
+            run.flush(chunk, results)
+        run.errors_file()  # this run's (possibly empty) error file replaces any earlier one
+    finally:
+        if pool is not None:
+            pool.terminate()
+        run.close()
+    return run.finish()

@@ -1,0 +1,129 @@
+"""Topic discovery on a generated corpus with known themes, through Python and the CLI."""
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from models.topics import MIN_TEXTS, TopicError, TopicModel, discover, topic_tokens
+from tests.topic_corpus import corpus
+
+VOC = str(Path(sys.executable).parent / "voc")
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    texts, themes = corpus(per_theme=40, seed=0)
+    labels = ["negative"] * len(texts)
+    result, model = discover(texts, [f"r{i}" for i in range(len(texts))], labels, seed=7)
+    return texts, themes, result, model
+
+
+def theme_of_topics(assignments, themes):
+    """topic id -> the theme most of its texts come from, with that share."""
+    out = {}
+    for t in set(assignments) - {-1}:
+        c = Counter(th for a, th in zip(assignments, themes) if a == t)
+        theme, n = c.most_common(1)[0]
+        out[t] = (theme, n / sum(c.values()))
+    return out
+
+
+def test_known_themes_come_out_as_separate_topics(fitted):
+    texts, themes, result, _ = fitted
+    purity = theme_of_topics(result.assignments, themes)
+    assert all(share >= 0.9 for _, share in purity.values()), purity  # no topic mixes themes
+    assert {theme for theme, _ in purity.values()} == set(themes)  # every theme has its own topic(s)
+
+
+def test_topics_are_readable_and_follow_the_contract(fitted):
+    _, _, result, _ = fitted
+    out = result.to_json([f"r{i}" for i in range(len(result.assignments))])
+    assert set(out) >= {"topics", "assignments"}
+    for t in out["topics"]:
+        assert {"id", "label", "keywords", "size", "negative_share", "aspect", "examples"} <= set(t)
+        assert len(t["examples"]) == 3 and t["negative_share"] == 1.0
+        words = t["label"].split(" / ")
+        assert 3 <= len(words) <= 4 and all(len(w) <= 6 for w in words)  # words, not whole sentences
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in t["label"])
+    aspects = {t["aspect"] for t in out["topics"]}
+    assert {"logistics", "customer_service"} <= aspects
+    outliers = sum(1 for a in result.assignments if a == -1) / len(result.assignments)
+    assert outliers < 0.15
+    assert "note" not in out  # topics were found: nothing to explain
+
+
+def test_label_words_name_things_not_negations_or_numbers():
+    assert topic_tokens("客服没有回复，等了14天，赠品也没有") == ["客服", "回复", "赠品"]  # not 没有 or 14
+
+
+def test_saved_model_assigns_new_texts_stably(fitted, voc_home):
+    _, themes, result, model = fitted
+    model.save("themes")
+    loaded = TopicModel.load("themes")
+    new = ["快递太慢了，等了8天才收到", "客服态度很差，问了5遍都不回复"]
+    assigned = loaded.transform(new)
+    assert assigned == model.transform(new)  # the saved model gives the same ids
+    purity = theme_of_topics(result.assignments, themes)
+    assert [purity[t][0] for t in assigned] == ["delivery", "service"]
+
+
+def test_saved_model_from_another_bertopic_version_is_a_clear_error(fitted, voc_home):
+    fitted[3].save("old")
+    (voc_home / "topics" / "old" / "versions.json").write_text('{"bertopic": "0.1.0"}', encoding="utf-8")
+    with pytest.raises(TopicError, match="saved with BERTopic 0.1.0.*fit it again"):
+        TopicModel.load("old")
+
+
+def test_texts_without_a_topic_get_a_note_saying_why():
+    texts = [f"第{i}条：{t}" for i, t in enumerate(["物流很快", "质量不错", "客服很好", "包装破了", "价格太贵", "颜色不对",
+                                                   "尺码偏小", "退款很慢", "电池不耐用", "屏幕有划痕", "味道一般", "发票没给"] * 2)]
+    result, _ = discover(texts, [str(i) for i in range(len(texts))])
+    assert set(result.assignments) == {-1}  # 24 short unrelated texts: too few for a topic of 10
+    assert "no topic found" in result.to_json([str(i) for i in range(len(texts))])["note"]
+
+
+@pytest.mark.parametrize("texts", [["快递太慢"] * 50, ["好"] * 5, [f"review {i}" for i in range(MIN_TEXTS - 1)]])
+def test_too_few_or_duplicate_texts_are_a_clear_error(texts):
+    with pytest.raises(TopicError, match="at least"):
+        discover(texts, [str(i) for i in range(len(texts))])
+
+
+def test_cli_topics_over_time_and_negative_only(tmp_path):
+    texts, themes = corpus(per_theme=25, seed=3)
+    src = tmp_path / "reviews.jsonl"
+    src.write_text("".join(json.dumps({"id": f"x{i}", "text": t, "day": f"2026-11-0{1 + i % 3}", "shop": f"s{i % 2}"},
+                                      ensure_ascii=False) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
+    out = tmp_path / "topics.json"
+    r = subprocess.run([VOC, "topics", src, "--id-col", "id", "--time-col", "day", "--by", "shop", "-o", out,
+                        "--seed", "5", "--mode", "fast", "--save", "cli"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(out.read_text("utf-8"))
+    assert len(data["assignments"]) == len(texts) and data["assignments"][0]["id"] == "x0"
+    assert data["over_time"] and data["per_class"]
+    assert len({t["id"] for t in data["topics"]} - {-1}) >= 3
+
+
+def test_the_pipeline_parts_are_constructor_arguments():
+    """As in BERTopic: the embedder, reducer, clusterer and vectorizer can be passed in; constructing loads nothing,
+    and a part left out is the project's default."""
+    import numpy as np
+    from hdbscan import HDBSCAN
+    from umap import UMAP
+
+    seen = []
+
+    def embed(texts):
+        seen.append(list(texts))
+        return np.ones((len(texts), 3), np.float32)
+
+    clusterer = HDBSCAN(min_cluster_size=5)
+    model = TopicModel(embedder=embed, clusterer=clusterer, seed=3)
+    assert model.model is None and not seen
+    assert model.embed(["物流很快"]).shape == (1, 3) and seen == [["物流很快"]]
+    bertopic = model._bertopic(500)
+    assert bertopic.hdbscan_model is clusterer
+    assert isinstance(bertopic.umap_model, UMAP) and bertopic.umap_model.random_state == 3
+    assert bertopic.vectorizer_model.tokenizer is topic_tokens
