@@ -102,7 +102,6 @@ class Analyzer:
         if self.learned:  # one pass: the reviews' sentiment and their clauses' features
             sentiments, feats = self.scorer.analyze_docs(docs)
             aspects = [self.aspects.detect(doc, f) for doc, f in zip(docs, feats)]
-            sentiments = [self.aspects.overall(s, a) for s, a in zip(sentiments, aspects)]
             if self.extra_aspects is not None:
                 aspects = [a + b for a, b in zip(aspects, self.extra_aspects.detect(docs, sentiments))]
         elif self._beside is not None:

@@ -7,10 +7,7 @@ clause's features, and these heads turn the features into:
 
 - aspect presence: one logistic output per aspect of the taxonomy (multi-label), with a probability threshold
   per aspect calibrated on the team's own dev split (training/clause_heads.py);
-- polarity: P(positive) of the opinion the clause expresses;
-- the review's overall sentiment, made to agree with its aspects: the document head's probabilities mixed with
-  the aspects' confidence-weighted polarity vote, by a weight (`overall_weight`) calibrated on the dev split. A
-  mixed review is then not confidently positive because its first clause is (物流很快，但是衣服有色差，客服也不回消息).
+- polarity: P(positive) of the opinion the clause expresses.
 
 The heads are numpy matrices stored beside the encoder weights (``clause_heads.safetensors``, ~60 KB); retraining
 them never touches the encoder or its exported graph.
@@ -24,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from models.schema import Aspect, Sentiment, sentiment_from_probs
+from models.schema import Aspect
 from nlp.document import CONTRAST, Document, Span, is_bare_emotion, is_lone_english_word
 
 HEADS_FILE = "clause_heads.safetensors"
@@ -50,7 +47,6 @@ class ClauseHeads:
     polarity_b: float
     layer: int                  # the encoder layer whose states join the last layer's
     info: dict                  # how the heads were trained (sizes, dev metrics)
-    overall_weight: float = 0.0  # share of the aspects' vote in the review's sentiment (see `overall`)
 
     @property
     def n_features(self) -> int:
@@ -80,25 +76,11 @@ class ClauseHeads:
                                        evidence=doc.display[start:clause.end], start=start, end=clause.end)
         return sorted(best.values(), key=lambda a: a.start)
 
-    def overall(self, sentiment: Sentiment, aspects: list[Aspect], weight: float | None = None) -> Sentiment:
-        """The review's sentiment mixed with its aspects' vote: (1 − w)·P(document) + w·P(aspects), where P(aspects)
-        splits between negative and positive by the aspects' summed confidence."""
-        w = self.overall_weight if weight is None else weight
-        votes = {"negative": sum(a.confidence for a in aspects if a.label == "negative"),
-                 "positive": sum(a.confidence for a in aspects if a.label == "positive")}
-        total = votes["negative"] + votes["positive"]
-        if w <= 0 or total <= 0:
-            return sentiment
-        labels = tuple(sentiment.probs)
-        mixed = np.array([(1 - w) * sentiment.probs[lab] + w * votes.get(lab, 0.0) / total for lab in labels])
-        return sentiment_from_probs(mixed, labels)
-
     def save(self, model_dir: Path) -> None:
         save_file({"presence_w": self.presence_w.astype(np.float32), "presence_b": self.presence_b.astype(np.float32),
                    "thresholds": self.thresholds.astype(np.float32), "polarity_w": self.polarity_w.astype(np.float32),
                    "polarity_b": np.array([self.polarity_b], np.float32)}, str(Path(model_dir) / HEADS_FILE))
-        (Path(model_dir) / HEADS_META).write_text(json.dumps({"keys": self.keys, "layer": self.layer,
-                                                              "overall_weight": self.overall_weight, **self.info},
+        (Path(model_dir) / HEADS_META).write_text(json.dumps({"keys": self.keys, "layer": self.layer, **self.info},
                                                              ensure_ascii=False, indent=2), encoding="utf-8")
 
     @classmethod
@@ -109,9 +91,9 @@ class ClauseHeads:
             return None
         t = load_file(str(path))
         meta = json.loads((Path(model_dir) / HEADS_META).read_text(encoding="utf-8"))
-        keys, layer, weight = meta.pop("keys"), meta.pop("layer"), meta.pop("overall_weight", 0.0)
+        keys, layer = meta.pop("keys"), meta.pop("layer")
         return cls(keys, t["presence_w"], t["presence_b"], t["thresholds"], t["polarity_w"], float(t["polarity_b"][0]),
-                   int(layer), meta, float(weight))
+                   int(layer), meta)
 
 
 def _may_name(clause: Span, doc: Document) -> bool:

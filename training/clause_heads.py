@@ -101,17 +101,6 @@ def calibrate(heads: ClauseHeads, dev) -> np.ndarray:
     return out
 
 
-def calibrate_overall(heads: ClauseHeads, dev, grid=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)) -> tuple[float, dict]:
-    """The share of the aspects' vote in the review's sentiment with the best 3-class macro-F1 on `dev` (rows with
-    an `overall` label), and the macro-F1 at each weight tried."""
-    from models.metrics import classification_report
-
-    rows = [(row, heads.detect(doc, feats), s) for row, doc, feats, _, s in dev if row.get("overall")]
-    gold = [row["overall"] for row, _, _ in rows]
-    scores = {w: classification_report(gold, [heads.overall(s, a, w).label for _, a, s in rows])["macro_f1"] for w in grid}
-    return max(scores, key=lambda w: (scores[w], -w)), scores
-
-
 def fit_heads(train, keys=ASPECT_KEYS, layer: int = CLAUSE_LAYER, C: float = 1.0, seed: int = 13) -> ClauseHeads:
     X, Y, P = _matrix(train, keys)
     W, b = np.zeros((len(keys), X.shape[1]), np.float32), np.full(len(keys), -10.0, np.float32)
@@ -159,9 +148,7 @@ def train_heads(model_dir: Path, user_rows: list[dict] | None = None, layer: int
         if best is None or f1 > best[0]:
             best = (f1, heads)
     heads = best[1]
-    heads.overall_weight, by_weight = calibrate_overall(heads, split["dev"])
-    log(f"overall sentiment: aspects' share {heads.overall_weight} (dev macro-F1 by share: {by_weight})")
-    heads.info.update({"overall_by_weight": by_weight, "train_reviews": len(split["train"]), "dev_reviews": len(split["dev"]),
+    heads.info.update({"train_reviews": len(split["train"]), "dev_reviews": len(split["dev"]),
                        "test_reviews": len(split["test"]), "thresholds": dict(zip(heads.keys, map(float, heads.thresholds))),
                        "dev": evaluate(heads, split["dev"]), "test": evaluate(heads, split["test"])})
     if split.get("user_dev"):

@@ -91,21 +91,6 @@ def test_heads_learn_calibrate_and_survive_saving(tmp_path):
     assert again.keys == ["logistics", "price"] and again.layer == 6
 
 
-def test_the_overall_sentiment_follows_the_aspects_by_the_calibrated_share():
-    from models.schema import Aspect, sentiment_from_probs
-
-    heads = ClauseHeads(["logistics"], np.zeros((1, 2)), np.zeros(1), np.full(1, 0.5), np.zeros(2), 0.0, 6, {}, 0.4)
-    first_clause_wins = sentiment_from_probs(np.array([0.2, 0.1, 0.7]))
-    aspects = [Aspect(aspect="logistics", label="positive", confidence=0.9, evidence="物流很快"),
-               Aspect(aspect="description_match", label="negative", confidence=0.8, evidence="衣服有色差"),
-               Aspect(aspect="customer_service", label="negative", confidence=0.8, evidence="客服也不回消息")]
-    mixed = heads.overall(first_clause_wins, aspects)
-    assert mixed.probs["positive"] == pytest.approx(0.6 * 0.7 + 0.4 * 0.9 / 2.5, abs=1e-4)
-    assert mixed.confidence < first_clause_wins.confidence and mixed.score < first_clause_wins.score
-    assert heads.overall(first_clause_wins, []) == first_clause_wins  # no aspect, no vote
-    assert heads.overall(first_clause_wins, aspects, weight=0.0) == first_clause_wins
-
-
 def test_a_model_without_heads_has_none(tmp_path):
     assert ClauseHeads.load(tmp_path) is None
 
@@ -143,5 +128,5 @@ def test_team_written_hard_cases():
     assert overall >= HARD_OVERALL and aspects >= HARD_ASPECTS, (overall, aspects, len(rows))
 
 
-# what the shipped model gets right of the 66 (benchmarks/aspects.py and docs/benchmarks.md give the breakdown)
-HARD_OVERALL, HARD_ASPECTS = 39, 41
+# the shipped model gets 46 and 50 of the 66 right on the bf16 engine; 2 of slack for the other engines
+HARD_OVERALL, HARD_ASPECTS = 44, 48
