@@ -42,7 +42,9 @@ def problems(row: dict) -> list[str]:
     return out
 
 
-def main(paths: list[str]) -> int:
+def main(paths: list[str], check=None) -> int:
+    """Print every problem of every row of the files (`check`: a row's problems; default: a review's)."""
+    check = check or problems
     bad = 0
     for path in paths:
         for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
@@ -54,7 +56,7 @@ def main(paths: list[str]) -> int:
                 print(f"{path}:{n}: not JSON: {e}")
                 bad += 1
                 continue
-            for p in problems(row):
+            for p in check(row):
                 print(f"{path}:{n}: {p}")
                 bad += 1
     print(f"{bad} problem(s)")

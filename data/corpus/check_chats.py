@@ -4,10 +4,9 @@ Usage: python3 data/corpus/check_chats.py FILE [FILE ...]   (exit 1 when a row i
 """
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
+import check
 from check import ASPECTS, OVERALL
 
 INDUSTRIES = {"ecommerce_presale", "ecommerce_after_sales", "food_delivery", "telecom", "banking", "travel"}
@@ -48,22 +47,5 @@ def problems(row: dict) -> list[str]:
     return out
 
 
-def main(paths: list[str]) -> int:
-    bad = 0
-    for path in paths:
-        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                print(f"{path}:{n}: not JSON: {e}"); bad += 1; continue
-            for p in problems(row):
-                print(f"{path}:{n}: {p}"); bad += 1
-    print(f"{bad} problem(s)")
-    return 1 if bad else 0
-
-
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(check.main(sys.argv[1:], problems))
