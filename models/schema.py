@@ -37,6 +37,13 @@ class Topic(BaseModel):
     label: str
 
 
+class Flag(BaseModel):
+    """A reason not to take a review at face value; the review queue (`voc score --flags-only`) lists them."""
+    kind: str = Field(description="rating_mismatch | incentivised | templated | duplicate | sarcasm")
+    confidence: float
+    reason: str = Field("", description="why, in a few words (the phrase or the rating that triggered it)")
+
+
 class TurnAnalysis(BaseModel):
     index: int
     role: Role
@@ -70,6 +77,7 @@ class Analysis(BaseModel):
     model: str
     chat: ChatSummary | None = None
     turns: list[TurnAnalysis] | None = None
+    flags: list[Flag] | None = Field(None, description="trust flags; absent where none was raised")
     placeholder: bool | None = Field(None, description="true where the text is what a platform writes for a missing "
                                                        "review (此用户没有填写评价, 系统默认好评): neutral, nobody's opinion; "
                                                        "left out of /v1/stats shares and the report's")

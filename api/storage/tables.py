@@ -20,6 +20,10 @@ analyses = sa.Table(
     sa.Column("text", sa.Text, nullable=True),
     # a platform's stand-in for a missing review (系统默认好评): counted apart, not in the sentiment shares
     sa.Column("placeholder", sa.Boolean, nullable=False, server_default=sa.false()),
+    # `review`, or `conversation`: a scored chat transcript whose summary is in `conversation`
+    sa.Column("kind", sa.String(16), nullable=False, server_default="review"),
+    sa.Column("flags", sa.JSON, nullable=True),  # the trust flags the item returns
+    sa.Column("conversation", sa.JSON, nullable=True),
 )
 # one row per aspect of an analysis, so that counting by aspect is a GROUP BY (the JSON column cannot be grouped
 # the same way in SQLite and PostgreSQL)
@@ -29,4 +33,20 @@ analysis_aspects = sa.Table(
     sa.Column("analysis_id", sa.Integer, sa.ForeignKey("analyses.id", ondelete="CASCADE"), nullable=False, index=True),
     sa.Column("aspect", sa.String(64), nullable=False),
     sa.Column("label", sa.String(16), nullable=False),
+)
+# one row per group value an item was stored with (shop=…, category=…, region=…): /v1/stats?by=group:shop
+analysis_groups = sa.Table(
+    "analysis_groups", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("analysis_id", sa.Integer, sa.ForeignKey("analyses.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Index("ix_analysis_groups_name_value", "name", "value"),
+)
+# one row per trust flag of an item (rating_mismatch, incentivised, ...), counted like aspects
+analysis_flags = sa.Table(
+    "analysis_flags", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("analysis_id", sa.Integer, sa.ForeignKey("analyses.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("flag", sa.String(32), nullable=False),
 )

@@ -76,7 +76,7 @@ def test_migrations_are_idempotent(tmp_path):
     url = f"sqlite:///{tmp_path / 'y.db'}"
     Store(url); Store(url)  # a second start-up upgrades nothing and loses nothing
     with sa.create_engine(url).connect() as con:
-        assert con.execute(sa.text("select version_num from alembic_version")).scalar() == "0002"
+        assert con.execute(sa.text("select version_num from alembic_version")).scalar() == "0003"
 
 
 def test_items_count_at_their_review_time_in_the_asked_time_zone(store):
