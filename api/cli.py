@@ -78,10 +78,13 @@ def cmd_score(args, settings: Settings) -> int:
         except Exception as e:  # noqa: BLE001 — bad URL, unreachable server: say so, no traceback
             return _err(f"--store: cannot open the database: {type(e).__name__}: {e}")
     try:
-        analyzer = _analyzer(settings)
-        summary = score_file(analyzer, args.input, output, text_col=args.text_col, id_col=args.id_col,
-                             progress=not args.quiet, resume=args.resume, store=store, time_col=args.time_col,
-                             workers=args.workers, tz=settings.tz)
+        if args.cluster:
+            output, summary = _score_on_cluster(args, settings, args.output)
+        else:
+            analyzer = _analyzer(settings)
+            summary = score_file(analyzer, args.input, output, text_col=args.text_col, id_col=args.id_col,
+                                 progress=not args.quiet, resume=args.resume, store=store, time_col=args.time_col,
+                                 workers=args.workers, tz=settings.tz)
     except InputError as e:
         return _err(str(e))
     print(f"voc score: {summary.line()} → {summary.output}", file=sys.stderr)
@@ -100,6 +103,20 @@ def cmd_score(args, settings: Settings) -> int:
         render(data, Path(args.report), title=f"VoC report: {Path(args.input).name}")
         print(f"voc score: report → {args.report}", file=sys.stderr)
     return 0 if summary.scored > 0 else 1
+
+
+def _score_on_cluster(args, settings: Settings, output: str | None):
+    """`voc score --cluster`: (the output written, the Summary). Default output: a Parquet dataset INPUT.scored/."""
+    from api.batch.cluster import AnalyzerSpec, score_on_cluster
+
+    if args.store or args.workers:
+        raise InputError("--cluster scores on the cluster's workers: --store and --workers are for a one-machine run")
+    output = output or str(Path(args.input).with_suffix("")) + ".scored"
+    spec = AnalyzerSpec(model=settings.model, mode=settings.mode, aspects=settings.aspects, engine=settings.engine,
+                        taxonomy=str(settings.taxonomy) if settings.taxonomy else None)
+    summary = score_on_cluster(spec, args.cluster, args.input, output, text_col=args.text_col, id_col=args.id_col,
+                               time_col=args.time_col, progress=not args.quiet, resume=args.resume)
+    return summary.output, summary
 
 
 def cmd_eval(args, settings: Settings) -> int:
@@ -284,6 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-aspects", action="store_true", help="sentiment only: 2–3× faster")
     s.add_argument("--workers", type=int, help="with --mode fast: processes scoring at once (default: one per core); "
                                                "the accurate engine always uses every core from one process")
+    s.add_argument("--cluster", metavar="local[:N]|tcp://HOST:8786",
+                   help="score on a Dask cluster: local[:N] starts N worker processes here (default one per core), an "
+                        "address uses a running scheduler; OUTPUT without a file suffix is a Parquet dataset (default "
+                        "INPUT.scored/). Needs pip install 'voc-analyzer[cluster]'")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     taxonomy_opt(s)
     model_opts(s)

@@ -1,4 +1,5 @@
-"""Reading and writing the tables users export: CSV (UTF-8, UTF-8-SIG, GBK/GB18030), JSONL, XLSX, Parquet.
+"""Reading and writing the tables users export: CSV (UTF-8, UTF-8-SIG, GBK/GB18030), JSONL, XLSX, Parquet (a file or
+a dataset directory).
 
 Reading never drops a row silently: a CSV line that cannot be parsed or decoded
 comes back as a `BadRow` with its line number and the reason.
@@ -207,13 +208,40 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
             yield row_no, obj
 
 
-def _iter_frame(path: Path, reader) -> Iterator[tuple[int, dict | BadRow]]:
+def _records(df, first: int) -> Iterator[tuple[int, dict]]:
+    """A frame's rows as dicts numbered from `first`, with missing values (NaN, NaT) as None."""
     import pandas as pd  # see the top of the module
 
-    df = reader(path)
     df.columns = [str(c).strip() for c in df.columns]
-    for i, rec in enumerate(df.to_dict("records"), start=1):
+    for i, rec in enumerate(df.to_dict("records"), start=first):
         yield i, {k: (None if (not isinstance(v, (list, dict)) and pd.isna(v)) else v) for k, v in rec.items()}
+
+
+def _iter_frame(path: Path, reader) -> Iterator[tuple[int, dict | BadRow]]:
+    return _records(reader(path), 1)
+
+
+PARQUET_BATCH = 10_000
+
+
+def _iter_parquet(paths: list[Path]) -> Iterator[tuple[int, dict | BadRow]]:
+    """The rows of Parquet files, one after the other, read PARQUET_BATCH rows at a time: memory stays flat for any
+    file size (the values are those of pandas.read_parquet)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    first = 1
+    for path in paths:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH):
+            yield from _records(pa.Table.from_batches([batch]).to_pandas(), first)
+            first += batch.num_rows
+
+
+def dataset_parts(path: Path) -> list[Path]:
+    """The Parquet files of a dataset directory in order (`voc score --cluster` writes part-000000.parquet, ...);
+    files whose names start with _ or . are not data, as for pyarrow and Spark."""
+    return sorted(p for p in path.rglob("*.parquet") if p.is_file()
+                  and not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts))
 
 
 def _excel_sheet(path: Path, need: tuple[str, ...]):
@@ -242,6 +270,8 @@ def iter_rows(path: str | Path, need: tuple[str, ...] = ()) -> Iterator[tuple[in
     path = Path(path)
     if str(path) != "-" and not path.exists():
         raise InputError(f"{path}: no such file")
+    if path.is_dir():  # a Parquet dataset
+        return _iter_parquet(dataset_parts(path))
     suffix = ".jsonl" if str(path) == "-" else path.suffix.lower()
     if suffix == ".csv":
         return _iter_csv(path)
@@ -250,9 +280,7 @@ def iter_rows(path: str | Path, need: tuple[str, ...] = ()) -> Iterator[tuple[in
     if suffix == ".xlsx":
         return _iter_frame(path, lambda p: _excel_sheet(p, tuple(c for c in need if c)))
     if suffix == ".parquet":
-        import pandas as pd  # see the top of the module
-
-        return _iter_frame(path, pd.read_parquet)
+        return _iter_parquet([path])
     raise InputError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED)}")
 
 

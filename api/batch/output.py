@@ -22,11 +22,20 @@ def scored_row(row: dict, res: Analysis, structured: bool) -> dict:
             "aspects": aspects if structured else json.dumps(aspects, ensure_ascii=False)}
 
 
+SINGLE_FILE = (".csv", ".jsonl", ".json", ".xlsx", ".parquet")  # the formats of an output file
+
+
+def write_parquet(df, path) -> None:
+    """A frame of scored rows as Parquet; columns of mixed Python values (text, None, numbers read as text) as strings."""
+    df = df.astype({c: "string" for c in df.columns if df[c].dtype == object})
+    df.to_parquet(path, index=False)
+
+
 class OutputWriter:
     def __init__(self, path: str, append_at: int | None = None):
         self.path = path
         self.suffix = ".jsonl" if path == "-" else Path(path).suffix.lower()
-        if self.suffix not in (".csv", ".jsonl", ".json", ".xlsx", ".parquet"):
+        if self.suffix not in SINGLE_FILE:
             raise InputError(f"{path}: unsupported output type {self.suffix!r}; use .csv, .jsonl, .xlsx or .parquet")
         self.rows: list[dict] = []
         self._csv = None
@@ -75,8 +84,7 @@ class OutputWriter:
             if self.suffix == ".xlsx":
                 df.to_excel(self.path, index=False)
             else:
-                df = df.astype({c: "string" for c in df.columns if df[c].dtype == object})
-                df.to_parquet(self.path, index=False)
+                write_parquet(df, self.path)
         if self._fh is not None and self._fh is not sys.stdout:
             self._fh.close()
         elif self._fh is sys.stdout:

@@ -86,6 +86,55 @@ def _cell_text(value):
     return value
 
 
+def items_of(chunk: Chunk, text_col: str, id_col: str | None) -> list[tuple[str, object]]:
+    """The chunk's (id, text) pairs for the analyzer: the id column's value, else the row number − 1."""
+    return [(str(r.get(id_col)) if id_col and r.get(id_col) is not None else str(n - 1), _cell_text(r.get(text_col)))
+            for n, r in chunk.rows]
+
+
+def error_line(row_no: int, code: str, message: str, raw=None) -> str:
+    """One line of OUTPUT.errors.jsonl."""
+    return json.dumps({"row": row_no, "code": code, "reason": message, "raw": raw}, ensure_ascii=False, default=str)
+
+
+def failures_of(chunk: Chunk, results: list, text_col: str) -> list[tuple[int, str, str, object]]:
+    """(row, code, reason, raw) of every row of a scored chunk that has no analysis: unreadable rows and failed ones."""
+    out = [(bad.row, "bad_row", bad.reason, bad.raw[:1000]) for bad in chunk.bad]
+    out += [(n, res.error.code, res.error.message, row.get(text_col))
+            for (n, row), res in zip(chunk.rows, results) if not isinstance(res, Analysis)]
+    return out
+
+
+def read_chunks(rows, check_row, rows_done: int = 0):
+    """The input in chunks of CHUNK rows to score, after row `rows_done` (bad rows travel with the chunk they were
+    read in, so that they are reported, and checkpointed, in row order). `check_row` sees the first good row."""
+    chunk, checked = Chunk(), False
+    for row_no, row in rows:
+        if row_no <= rows_done:
+            continue  # done in the run being resumed
+        chunk.last = row_no
+        if isinstance(row, BadRow):
+            chunk.bad.append(row)
+            continue
+        if not checked:
+            check_row(row)
+            checked = True
+        chunk.rows.append((row_no, row))
+        if len(chunk.rows) >= CHUNK:
+            yield chunk
+            chunk = Chunk()
+    if chunk.rows or chunk.bad:
+        yield chunk
+
+
+def check_columns(input_path, row: dict, text_col: str, id_col: str | None, time_col: str | None) -> None:
+    """A clear error when the input lacks a column the run reads."""
+    missing = [c for c in [text_col, id_col, time_col] if c and c not in row]
+    if missing:
+        option = {text_col: "--text-col", id_col: "--id-col", time_col: "--time-col"}[missing[0]]
+        raise missing_column(input_path, missing[0], row, option)
+
+
 def _progress_path(output_path: str) -> Path:
     return Path(output_path + ".progress.json")
 
@@ -107,7 +156,6 @@ class ScoreRun:
         self.bar = tqdm(desc="scoring", unit="row", disable=not progress, file=sys.stderr, dynamic_ncols=True,
                         initial=self.state["rows_done"])
         self.errors = None
-        self.checked = False
         self.pending: list[tuple[int, str]] = []  # this chunk's failures, written in row order when it is flushed
 
     def _resume(self) -> None:
@@ -149,8 +197,7 @@ class ScoreRun:
     def fail(self, row_no: int, code: str, message: str, raw=None) -> None:
         self.summary.failed += 1
         self.summary.reasons[code] = self.summary.reasons.get(code, 0) + 1
-        self.pending.append((row_no, json.dumps({"row": row_no, "code": code, "reason": message, "raw": raw},
-                                                ensure_ascii=False, default=str)))
+        self.pending.append((row_no, error_line(row_no, code, message, raw)))
 
     def write_errors(self) -> None:
         if self.pending:
@@ -158,21 +205,17 @@ class ScoreRun:
         self.pending.clear()
 
     def items_of(self, chunk: Chunk) -> list[tuple[str, object]]:
-        id_col = self.id_col
-        return [(str(r.get(id_col)) if id_col and r.get(id_col) is not None else str(n - 1), _cell_text(r.get(self.text_col)))
-                for n, r in chunk.rows]
+        return items_of(chunk, self.text_col, self.id_col)
 
     def flush(self, chunk: Chunk, results: list) -> None:
-        for bad in chunk.bad:
-            self.fail(bad.row, "bad_row", bad.reason, bad.raw[:1000])
+        for failure in failures_of(chunk, results, self.text_col):
+            self.fail(*failure)
         good, done, times = [], [], []
         for (n, row), res in zip(chunk.rows, results):
             if isinstance(res, Analysis):
                 good.append(scored_row(row, res, self.writer.structured))
                 done.append(res)
                 times.append(review_time(row.get(self.time_col), self.tz) if self.time_col else None)
-            else:
-                self.fail(n, res.error.code, res.error.message, row.get(self.text_col))
         if good:
             self.writer.write(good)
         if self.store is not None and done:  # before the checkpoint: a crash here re-stores a chunk, never loses one
@@ -185,31 +228,8 @@ class ScoreRun:
         release_free_memory()  # every chunk has other tensor shapes; keeps peak RSS flat over a long file
 
     def chunks(self):
-        """The input in chunks of CHUNK rows to score (bad rows travel with the chunk they were read in, so that
-        they are reported, and checkpointed, in row order)."""
-        chunk = Chunk()
-        for row_no, row in self.rows:
-            if row_no <= self.state["rows_done"]:
-                continue  # done in the run being resumed
-            chunk.last = row_no
-            if isinstance(row, BadRow):
-                chunk.bad.append(row)
-                continue
-            if not self.checked:
-                self._check_columns(row)
-            chunk.rows.append((row_no, row))
-            if len(chunk.rows) >= CHUNK:
-                yield chunk
-                chunk = Chunk()
-        if chunk.rows or chunk.bad:
-            yield chunk
-
-    def _check_columns(self, row: dict) -> None:
-        missing = [c for c in [self.text_col, self.id_col, self.time_col] if c and c not in row]
-        if missing:
-            option = {self.text_col: "--text-col", self.id_col: "--id-col", self.time_col: "--time-col"}[missing[0]]
-            raise missing_column(self.input_path, missing[0], row, option)
-        self.checked = True
+        return read_chunks(self.rows, lambda row: check_columns(self.input_path, row, self.text_col, self.id_col,
+                                                                self.time_col), self.state["rows_done"])
 
     def close(self) -> None:
         self.bar.close()

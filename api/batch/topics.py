@@ -9,7 +9,7 @@ import numpy as np
 
 from api.batch.output import OutputWriter
 from models.topics import TopicModel, discover
-from nlp.files import BadRow, iter_rows
+from nlp.files import BadRow, dataset_parts, iter_rows
 
 
 def add_topics(output: str, text_col: str = "text", seed: int = 42, topic_model: str | None = None,
@@ -29,12 +29,20 @@ def add_topics(output: str, text_col: str = "text", seed: int = 42, topic_model:
                                  seed=seed, save_as=Path(output).stem, embedder=embedder)
         assigned, names = result.assignments, {t["id"]: t["label"] for t in result.topics}
         fitted = len(result.topics)
-    tmp = output + ".topics.tmp" + Path(output).suffix
+    dataset = Path(output).is_dir()  # `voc score --cluster`'s Parquet dataset
+    tmp = str(Path(output) / ".topics.tmp.parquet") if dataset else output + ".topics.tmp" + Path(output).suffix
     writer = OutputWriter(tmp)
     for r, t in zip(rows, assigned):
         r["topic_id"], r["topic_label"] = t, names.get(t, "")
     for k in range(0, len(rows), 1000):
         writer.write(rows[k:k + 1000])
     writer.close()
-    os.replace(tmp, output)
+    if dataset:  # the rows with their topics become the dataset's one part, written whole before the others go
+        parts = dataset_parts(Path(output))
+        os.replace(tmp, Path(output) / "part-000000.parquet")
+        for p in parts:
+            if p.name != "part-000000.parquet":
+                p.unlink()
+    else:
+        os.replace(tmp, output)
     return fitted
