@@ -35,8 +35,9 @@ from typing import Iterator
 
 from tqdm import tqdm
 
+from api.batch import score as one_machine
 from api.batch.output import SINGLE_FILE, OutputWriter, scored_row, write_parquet
-from api.batch.score import CHUNK, Chunk, Summary, check_columns, error_line, failures_of, items_of, read_chunks
+from api.batch.score import Chunk, Summary, check_columns, error_line, failures_of, items_of, read_chunks
 from models.analyzer import Analyzer
 from models.runtime.backends import release_free_memory
 from models.schema import Analysis
@@ -268,7 +269,7 @@ def run_description(input_path, text_col: str, id_col: str | None, spec: Analyze
     """What a resumed run must share with the run it continues."""
     size = os.path.getsize(input_path) if str(input_path) != "-" else None
     return {"input": str(input_path), "size": size, "text_col": text_col, "id_col": id_col,
-            "rows_per_part": CHUNK * PART_CHUNKS, "analyzer": [spec.model, spec.mode, spec.aspects, spec.taxonomy]}
+            "rows_per_part": one_machine.CHUNK * PART_CHUNKS, "analyzer": [spec.model, spec.mode, spec.aspects, spec.taxonomy]}
 
 
 def score_on_cluster(spec: AnalyzerSpec, cluster: str, input_path, output_path: str, text_col: str = "text",
