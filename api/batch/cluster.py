@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -281,22 +281,33 @@ def score_on_cluster(spec: AnalyzerSpec, cluster: str, input_path, output_path: 
         raise InputError("--cluster reads and writes files, not stdin or stdout")
     if client is None:
         parse_cluster(cluster)  # a mistyped --cluster fails before any reading
-    layout = Layout(output_path)
     rows = iter_rows(input_path, need=(text_col, id_col, time_col))  # a missing or unreadable file fails here
     parts = partitions(read_chunks(rows, lambda row: check_columns(input_path, row, text_col, id_col, time_col)))
-    first = next(parts, None)  # a missing column fails here, before an earlier run's files are touched
+    first = next(parts, None)  # a missing column fails here, before a cluster starts or an earlier run's files go
     parts = chain([first] if first else [], parts)
-    done = layout.prepare(run_description(input_path, text_col, id_col, spec), resume)
-    summary = Summary(output=layout.output, errors_file=layout.errors_path)
-    for mark in done.values():
-        summary.scored += mark["scored"]
-        summary.failed += mark["failed"]
-        for k, v in mark["reasons"].items():
-            summary.reasons[k] = summary.reasons.get(k, 0) + v
-    bar = tqdm(desc="scoring", unit="row", disable=not progress, file=sys.stderr, dynamic_ncols=True,
-               initial=sum(m["read"] for m in done.values()))
+    with connect(cluster, quiet=not progress) if client is None else nullcontext(client) as client:
+        layout = Layout(output_path)
+        done = layout.prepare(run_description(input_path, text_col, id_col, spec), resume)
+        summary = Summary(output=layout.output, errors_file=layout.errors_path)
+        for mark in done.values():
+            _count(summary, mark)
+        bar = tqdm(desc="scoring", unit="row", disable=not progress, file=sys.stderr, dynamic_ncols=True,
+                   initial=sum(m["read"] for m in done.values()))
+        try:
+            count = _submit_all(client, spec, parts, done, text_col, id_col, layout, summary, bar)
+        finally:
+            bar.close()
+    layout.finish(count, summary)
+    return summary
 
-    pending: set = set()
+
+def _submit_all(client, spec, parts, done, text_col, id_col, layout, summary, bar) -> int:
+    """Every partition not `done` as a task, at most two per worker thread in flight, each written as it comes
+    back (in any order); the number of partitions."""
+    from distributed import as_completed
+
+    run_id, count = uuid.uuid4().hex[:8], 0
+    in_flight, pending = as_completed(), set()
 
     def record(future) -> None:
         try:
@@ -306,39 +317,30 @@ def score_on_cluster(spec: AnalyzerSpec, cluster: str, input_path, output_path: 
         pending.discard(future)
         future.release()  # the worker holds a result until its future is released
         mark = layout.write(res)
-        summary.scored += mark["scored"]
-        summary.failed += mark["failed"]
-        for k, v in mark["reasons"].items():
-            summary.reasons[k] = summary.reasons.get(k, 0) + v
+        _count(summary, mark)
         bar.update(mark["read"])
 
-    with (connect(cluster, quiet=not progress) if client is None else _as_context(client)) as client:
-        from distributed import as_completed
-
-        run_id = uuid.uuid4().hex[:8]
-        in_flight, count = as_completed(), 0
-        try:
-            for part in parts:
-                count = part.index + 1
-                if part.index in done:
-                    continue
-                limit = 2 * max(1, sum(client.nthreads().values()))
-                future = client.submit(score_partition, spec, part, text_col, id_col, pure=False,
-                                       key=f"voc-score-{run_id}-{part.index}")
-                pending.add(future)
-                in_flight.add(future)
-                while in_flight.count() >= limit:
-                    record(next(in_flight))
-            for future in in_flight:
-                record(future)
-        finally:
-            bar.close()
-            if pending:  # stopped early (a failure, Ctrl-C): nothing more to score
-                client.cancel(list(pending))
-    layout.finish(count, summary)
-    return summary
+    try:
+        for part in parts:
+            count = part.index + 1
+            if part.index in done:
+                continue
+            future = client.submit(score_partition, spec, part, text_col, id_col, pure=False,
+                                   key=f"voc-score-{run_id}-{part.index}")
+            pending.add(future)
+            in_flight.add(future)
+            while in_flight.count() >= 2 * max(1, sum(client.nthreads().values())):
+                record(next(in_flight))
+        for future in in_flight:
+            record(future)
+    finally:
+        if pending:  # stopped early (a failure, Ctrl-C): nothing more to score
+            client.cancel(list(pending))
+    return count
 
 
-@contextmanager
-def _as_context(client):
-    yield client
+def _count(summary: Summary, mark: dict) -> None:
+    summary.scored += mark["scored"]
+    summary.failed += mark["failed"]
+    for k, v in mark["reasons"].items():
+        summary.reasons[k] = summary.reasons.get(k, 0) + v
