@@ -70,6 +70,13 @@ def cmd_score(args, settings: Settings) -> int:
     if args.report and output == "-":
         return _err("--report needs an output file (-o), not stdout")
     store = None
+    if args.store:
+        from api.storage.store import GROUP_NAME
+
+        bad = [c for c in args.by or () if not GROUP_NAME.fullmatch(c)]
+        if bad:
+            return _err(f"--by {bad[0]!r} with --store: a stored group name is a word of letters, digits and _ "
+                        "(rename the column)")
     if args.store:  # opened first: a bad VOC_DB_URL stops the run before any scoring
         from api.storage.store import Store
 
@@ -84,7 +91,7 @@ def cmd_score(args, settings: Settings) -> int:
             analyzer = _analyzer(settings)
             summary = score_file(analyzer, args.input, output, text_col=args.text_col, id_col=args.id_col,
                                  progress=not args.quiet, resume=args.resume, store=store, time_col=args.time_col,
-                                 workers=args.workers, tz=settings.tz)
+                                 workers=args.workers, tz=settings.tz, group_cols=tuple(args.by or ()))
     except InputError as e:
         return _err(str(e))
     print(f"voc score: {summary.line()} → {summary.output}", file=sys.stderr)
@@ -98,9 +105,14 @@ def cmd_score(args, settings: Settings) -> int:
                 print(f"voc score: {fitted} topics fitted, saved as topic model {Path(output).stem!r}", file=sys.stderr)
         except TopicError as e:
             print(f"voc score: no topics: {e}", file=sys.stderr)
+    alerts = _score_alerts(args, settings, output) if args.time_col and output != "-" and summary.scored else None
     if args.report and summary.scored:
         data = aggregate(output, text_col=args.text_col, time_col=args.time_col, by=args.by or (), rating_col=args.rating_col)
-        render(data, Path(args.report), title=f"VoC report: {Path(args.input).name}")
+        if alerts is not None:
+            data["alerts"] = alerts
+        from models.aspects import aspect_names
+
+        render(data, Path(args.report), title=f"VoC report: {Path(args.input).name}", names=aspect_names(settings.taxonomy))
         print(f"voc score: report → {args.report}", file=sys.stderr)
     return 0 if summary.scored > 0 else 1
 
@@ -117,6 +129,25 @@ def _score_on_cluster(args, settings: Settings, output: str | None):
     summary = score_on_cluster(spec, args.cluster, args.input, output, text_col=args.text_col, id_col=args.id_col,
                                time_col=args.time_col, progress=not args.quiet, resume=args.resume)
     return summary.output, summary
+
+
+def _score_alerts(args, settings: Settings, output: str) -> dict:
+    """Emerging complaints over the scored file (api/report/alerts.py): OUTPUT.alerts.json, and VOC_ALERT_WEBHOOK."""
+    from api.report.alerts import file_alerts, write_alerts
+    from models.alerts import Options
+
+    result = file_alerts(output, args.text_col, args.time_col, by=args.by or (), tz=settings.tz,
+                         options=Options(period=args.period))
+    path = write_alerts(result, output)
+    latest = [a for a in result["alerts"] if result["latest"] and a["start"] == result["latest"]["start"]]
+    print(f"voc score: {len(result['alerts'])} alert(s) ({len(latest)} in the latest {result['period']}) → {path}",
+          file=sys.stderr)
+    if settings.alert_webhook and result["alerts"]:
+        from api.webhook import post_alerts
+
+        ok = post_alerts(settings.alert_webhook, result)
+        print(f"voc score: alerts {'delivered to' if ok else 'could NOT be delivered to'} VOC_ALERT_WEBHOOK", file=sys.stderr)
+    return result
 
 
 def cmd_eval(args, settings: Settings) -> int:
@@ -286,11 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
                                           "cannot be scored go to OUTPUT.errors.jsonl with the reason")
     s.add_argument("--text-col", default="text", help="the column holding the review (default: text)")
     s.add_argument("--id-col", help="a column that names each row in the output and the error file (default: row number)")
-    s.add_argument("--time-col", help="a date column: with --report, sentiment and aspects over time; with --store, "
-                                      "when each review was written (no offset: VOC_TZ)")
+    s.add_argument("--time-col", help="a date column: emerging-complaint alerts (OUTPUT.alerts.json); with --report, "
+                                      "sentiment and aspects over time; with --store, when each review was written "
+                                      "(no offset: VOC_TZ)")
     s.add_argument("--store", action="store_true", help="also store every scored row in the database that GET /v1/stats "
                                                         "counts (VOC_DB_URL, default $VOC_HOME/voc.db)")
-    s.add_argument("--by", nargs="+", metavar="COL", help="with --report: columns to break results down by (shop, product, ...)")
+    s.add_argument("--by", nargs="+", metavar="COL", help="columns to break results down by (shop, category, region): in "
+                   "the report, the alerts and, with --store, stored for /v1/stats?by=group:COL")
+    s.add_argument("--period", choices=("day", "week", "month"),
+                   help="with --time-col: the calendar period alerts compare (default: from the data's span)")
     s.add_argument("--rating-col", help="with --report: star ratings (1–5 → CSAT, 0–10 → NPS) and reviews whose text contradicts them")
     s.add_argument("--report", metavar="REPORT.html", help="also write a self-contained HTML report with charts")
     s.add_argument("--topics", action="store_true", help="fit complaint topics on the batch and add topic_id/topic_label")

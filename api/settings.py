@@ -35,6 +35,13 @@ def _tz(value: str | None) -> dt.tzinfo:
         raise ValueError(f"VOC_TZ: {e}") from None
 
 
+def _webhook(value: str | None) -> str | None:
+    value = (value or "").strip()
+    if value and not value.lower().startswith(("http://", "https://")):
+        raise ValueError(f"VOC_ALERT_WEBHOOK={value[:100]!r}: use an http:// or https:// URL")
+    return value or None
+
+
 @dataclass(frozen=True)
 class Settings:
     model: str | None = None  # VOC_MODEL / --model; None: the registry's serving model
@@ -60,6 +67,8 @@ class Settings:
     db_url: str | None = None  # VOC_DB_URL; None: sqlite:///$VOC_HOME/voc.db
     # VOC_TZ: how review times without an offset are read, and whose calendar days /v1/stats counts by
     tz: dt.tzinfo = field(default=dt.timezone.utc)
+    # VOC_ALERT_WEBHOOK: an http(s) URL that emerging-complaint alerts are POSTed to (api/webhook.py); None: none
+    alert_webhook: str | None = None
 
     @classmethod
     def from_env(cls, env=None, **overrides) -> "Settings":
@@ -84,6 +93,7 @@ class Settings:
             db_url=env.get("VOC_DB_URL") or None,
             batches_in_flight=_count(env, "VOC_BATCHES_IN_FLIGHT"),
             tz=_tz(env.get("VOC_TZ")),
+            alert_webhook=_webhook(env.get("VOC_ALERT_WEBHOOK")),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["taxonomy"] is not None:

@@ -52,6 +52,7 @@ class Summary:
     reasons: dict = field(default_factory=dict)
     stored: int | None = None  # with a store: rows stored for /v1/stats
     untimed: int = 0  # of those, rows whose time cell was empty or unreadable: they count at the time of scoring
+    ungrouped: int = 0  # of those, rows stored without a --by value that was not a group value (check_group)
 
     def line(self) -> str:
         s = f"scored {self.scored} row(s), failed {self.failed}"
@@ -61,6 +62,8 @@ class Summary:
             s += f"; stored {self.stored} for /v1/stats"
             if self.untimed:
                 s += f" ({self.untimed} without a readable time: they count at the time of scoring)"
+            if self.ungrouped:
+                s += f" ({self.ungrouped} without a --by value that is over 200 characters or holds control characters)"
         return s
 
 
@@ -127,11 +130,13 @@ def read_chunks(rows, check_row, rows_done: int = 0):
         yield chunk
 
 
-def check_columns(input_path, row: dict, text_col: str, id_col: str | None, time_col: str | None) -> None:
+def check_columns(input_path, row: dict, text_col: str, id_col: str | None, time_col: str | None,
+                  group_cols: tuple[str, ...] = ()) -> None:
     """A clear error when the input lacks a column the run reads."""
-    missing = [c for c in [text_col, id_col, time_col] if c and c not in row]
+    missing = [c for c in [text_col, id_col, time_col, *group_cols] if c and c not in row]
     if missing:
-        option = {text_col: "--text-col", id_col: "--id-col", time_col: "--time-col"}[missing[0]]
+        option = {**{c: "--by" for c in group_cols}, text_col: "--text-col", id_col: "--id-col",
+                  time_col: "--time-col"}[missing[0]]
         raise missing_column(input_path, missing[0], row, option)
 
 
@@ -143,16 +148,17 @@ class ScoreRun:
     """The state of one `score_file` run: the output and error files, the summary, the resume checkpoint."""
 
     def __init__(self, input_path, output_path: str, text_col: str, id_col: str | None, time_col: str | None,
-                 tz: dt.tzinfo, store, resume: bool, progress: bool):
+                 tz: dt.tzinfo, store, resume: bool, progress: bool, group_cols: tuple[str, ...] = ()):
         self.input_path, self.output_path = input_path, output_path
         self.text_col, self.id_col, self.time_col, self.tz, self.store = text_col, id_col, time_col, tz, store
+        self.group_cols = tuple(group_cols)
         self.errors_path = "voc-score.errors.jsonl" if output_path == "-" else output_path + ".errors.jsonl"
         self.summary = Summary(output=output_path, errors_file=self.errors_path, stored=0 if store is not None else None)
         self.state = {"rows_done": 0, "out_bytes": None, "err_bytes": 0}
         if resume:
             self._resume()
         self.writer = OutputWriter(output_path, append_at=self.state["out_bytes"] if self.state["rows_done"] else None)
-        self.rows = iter_rows(input_path, need=(text_col, id_col, time_col))
+        self.rows = iter_rows(input_path, need=(text_col, id_col, time_col, *self.group_cols))
         self.bar = tqdm(desc="scoring", unit="row", disable=not progress, file=sys.stderr, dynamic_ncols=True,
                         initial=self.state["rows_done"])
         self.errors = None
@@ -210,16 +216,17 @@ class ScoreRun:
     def flush(self, chunk: Chunk, results: list) -> None:
         for failure in failures_of(chunk, results, self.text_col):
             self.fail(*failure)
-        good, done, times = [], [], []
+        good, done, times, groups = [], [], [], []
         for (n, row), res in zip(chunk.rows, results):
             if isinstance(res, Analysis):
                 good.append(scored_row(row, res, self.writer.structured))
                 done.append(res)
                 times.append(review_time(row.get(self.time_col), self.tz) if self.time_col else None)
+                groups.append(self.groups_of(row))
         if good:
             self.writer.write(good)
         if self.store is not None and done:  # before the checkpoint: a crash here re-stores a chunk, never loses one
-            self.summary.stored += self.store.save(done, reviewed=times)
+            self.summary.stored += self.store.save(done, reviewed=times, groups=groups)
             self.summary.untimed += sum(t is None for t in times) if self.time_col else 0
         self.summary.scored += len(good)
         self.write_errors()
@@ -227,9 +234,24 @@ class ScoreRun:
         self.checkpoint(chunk.last)
         release_free_memory()  # every chunk has other tensor shapes; keeps peak RSS flat over a long file
 
+    def groups_of(self, row: dict) -> dict:
+        """The row's --by values to store; one that cannot be a group value is left out (and counted), not the row."""
+        from api.storage.store import check_group  # only runs with --store, whose import this is
+
+        out = {}
+        for col in self.group_cols if self.store is not None else ():
+            try:
+                value = check_group(col, row.get(col))
+            except ValueError:
+                self.summary.ungrouped += 1
+                continue
+            if value is not None:
+                out[col] = value
+        return out
+
     def chunks(self):
         return read_chunks(self.rows, lambda row: check_columns(self.input_path, row, self.text_col, self.id_col,
-                                                                self.time_col), self.state["rows_done"])
+                                                                self.time_col, self.group_cols), self.state["rows_done"])
 
     def close(self) -> None:
         self.bar.close()
@@ -249,16 +271,18 @@ class ScoreRun:
 
 def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: str = "text",
                id_col: str | None = None, progress: bool = True, resume: bool = False, store=None,
-               time_col: str | None = None, tz: dt.tzinfo = dt.timezone.utc, workers: int | None = None) -> Summary:
+               time_col: str | None = None, tz: dt.tzinfo = dt.timezone.utc, workers: int | None = None,
+               group_cols: tuple[str, ...] = ()) -> Summary:
     """Score a file row by row into `output_path`. With `store` (api.storage.store.Store) every scored row is also stored,
     at its `time_col` time, for /v1/stats: batch exports and API traffic then feed one dashboard. `workers`:
-    processes scoring at once (default `default_workers`; more than one only in fast mode)."""
+    processes scoring at once (default `default_workers`; more than one only in fast mode). `group_cols`: columns
+    (shop, category) whose values are stored with each row, for /v1/stats?by=group:shop and alerts."""
     workers = default_workers(analyzer) if workers is None else workers
     if workers < 1:
         raise InputError(f"workers must be at least 1, not {workers}")
     if workers > 1 and analyzer.scorer.engine != "fast":
         raise InputError("more than one worker is for fast mode; the accurate engine already runs on every core")
-    run = ScoreRun(input_path, output_path, text_col, id_col, time_col, tz, store, resume, progress)
+    run = ScoreRun(input_path, output_path, text_col, id_col, time_col, tz, store, resume, progress, group_cols)
     pool = fork_pool(analyzer, workers) if workers > 1 else None
     try:
         for chunk, results in analysed(analyzer, run.chunks(), run.items_of, pool, workers):

@@ -8,6 +8,7 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from models.alerts import choose_period, period_start, pick_quotes
 from nlp.document import is_placeholder_text
 from nlp.files import BadRow, iter_rows, parse_when
 
@@ -49,6 +50,7 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
     topics = defaultdict(Counter)
     topic_labels = {}
     n = placeholders = 0
+    langs = Counter()
     for _, row in iter_rows(scored_path):
         if isinstance(row, BadRow) or "sentiment_label" not in row:
             continue
@@ -58,6 +60,7 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
             continue
         n += 1
         share[label] += 1
+        langs[row.get("lang")] += 1
         aspects = _aspects(row.get("aspects"))
         for a in aspects:
             asp[a["aspect"]][a["label"]] += 1
@@ -82,7 +85,8 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
                 ratings.append(r)
                 if (r >= 4 and label == "negative") or (r <= 2 and label == "positive"):
                     contradictions.append({"rating": r, "label": label, "text": str(row.get(text_col, ""))[:200]})
-    data = {"rows": n, "sentiment_share": {lab: share[lab] for lab in LABELS}}
+    # the report's language: English where most reviews are, Chinese otherwise
+    data = {"rows": n, "lang": "en" if langs["en"] > n / 2 else "zh", "sentiment_share": {lab: share[lab] for lab in LABELS}}
     if placeholders:
         data["placeholders"] = placeholders
     errors = Path(str(scored_path) + ".errors.jsonl")  # what `voc score` could not score, next to its output
@@ -93,22 +97,22 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
     for key, c in asp.items():
         mentions = sum(c.values())
         neg = c["negative"]
-        top = sorted(quotes[key], key=lambda q: -q[0])[:QUOTES]
+        top = pick_quotes(quotes[key], QUOTES)  # distinct: the same complaint pasted twice is quoted once
         aspects_out.append({"aspect": key, "mentions": mentions, "positive": c["positive"], "negative": neg,
                             "net": round((c["positive"] - neg) / mentions, 4), "negative_share": round(neg / mentions, 4),
                             "pain_score": round(neg * neg / mentions, 4),
-                            "quotes": [{"evidence": e, "text": t} for _, e, t in top]})
+                            "quotes": [{"evidence": q.get("evidence", ""), "text": q["text"]} for q in top]})
     data["aspects"] = sorted(aspects_out, key=lambda a: -a["mentions"])
     data["pain_points"] = [a for a in sorted(aspects_out, key=lambda a: -a["pain_score"]) if a["negative"]]
     if times:
-        span = (max(t for t, *_ in times) - min(t for t, *_ in times)).days
-        freq = "D" if span <= 60 else "W"
+        # calendar periods, chosen as the alerts choose them (models.alerts.choose_period)
+        period = choose_period(min(t for t, *_ in times).date(), max(t for t, *_ in times).date())
         per = defaultdict(lambda: {"n": 0, "score": 0.0, "negative": 0, "aspects": Counter()})
         for t, label, score, neg_aspects in times:
-            key = (t.to_period(freq).start_time.date()).isoformat()
+            key = period_start(t.date(), period).isoformat()
             p = per[key]
             p["n"] += 1; p["score"] += score; p["negative"] += label == "negative"; p["aspects"].update(neg_aspects)
-        data["trend"] = {"period": "day" if freq == "D" else "week", "points": [
+        data["trend"] = {"period": period, "points": [
             {"period": k, "rows": v["n"], "mean_score": round(v["score"] / v["n"], 4),
              "negative_share": round(v["negative"] / v["n"], 4), "negative_aspects": dict(v["aspects"])}
             for k, v in sorted(per.items())]}

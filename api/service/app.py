@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.service import errors
 from api.service.docs import serve_docs
 from api.service.middleware import RequestContext
-from api.service.routers import admin, analyze, models, ops, stats, topics
+from api.service.routers import admin, analyze, dashboard, models, monitoring, ops, stats, topics
 from api.service.state import Service
 from api.settings import Settings
 from models.analyzer import Analyzer
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, analyzer: Analyzer | None = Non
     errors.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     # each router carries its own key check (dependencies.v1_router, require_admin): see errors.key_check_first
-    for router in (ops.router, admin.router, analyze.router, stats.router, topics.router, models.router):
+    for router in (ops.router, admin.router, analyze.router, stats.router, monitoring.router, topics.router,
+                   models.router, dashboard.router):
         app.include_router(router)
     return app

@@ -19,6 +19,9 @@ class Item(BaseModel):
     text: str
     time: str | None = Field(None, description="when the customer wrote it, ISO 8601 (2026-11-01, 2026-11-01T09:30:00+08:00; "
                                                     "no offset: VOC_TZ); /v1/stats counts by it (default: now)")
+    groups: dict[str, str] | None = Field(None, description="group values to break results down by in /v1/stats "
+                                                            "(by=group:shop) and alerts: {\"shop\": \"旗舰店\"}; at most 8 "
+                                                            "names (letters, digits, _), values up to 200 characters")
 
 
 class ChatTurnIn(BaseModel):
@@ -40,6 +43,7 @@ class AnalyzeRequest(BaseModel):
     text: str | None = Field(None, description="one review")
     id: str | None = Field(None, max_length=200, description="caller's id for `text`")
     time: str | None = Field(None, description="when `text` or `chat` was written, as for items")
+    groups: dict[str, str] | None = Field(None, description="group values of `text`, as for items")
     items: list[Item] | None = Field(None, description="a batch of reviews (at most 256)")
     chat: Union[str, list[ChatTurnIn], None] = Field(None, description="a chat log: transcript text or a list of turns")
 

@@ -14,6 +14,7 @@ from api.service.errors import ApiError
 from api.settings import Settings
 from api.storage.store import Store
 from api.training_jobs import TrainingJobs
+from api.webhook import Notifier
 from models.analyzer import Analyzer
 from models.paths import voc_home
 
@@ -29,6 +30,7 @@ class Service:
         self.store: Store | None = None
         self.batcher: MicroBatcher | None = None
         self._jobs: TrainingJobs | None = None
+        self.notifier = Notifier(settings.alert_webhook) if settings.alert_webhook else None  # GET /v1/alerts?notify=1
         self.executor = ThreadPoolExecutor(max_workers=settings.batches_in_flight, thread_name_prefix="voc-model")
         self.db_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-db")  # storing never delays scoring
         # a topic fit takes seconds to minutes: its own thread, so scoring requests keep flowing
@@ -90,10 +92,10 @@ class Service:
             log.error("database call %s failed: %s: %s", getattr(fn, "__name__", fn), type(e).__name__, first[:300])
             raise ApiError(503, "storage_unavailable", "the database is unavailable; nothing was stored, retry shortly")
 
-    async def remember(self, results: list, reviewed: list | None = None) -> None:
-        """Store analyses for /v1/stats (when storing is on)."""
+    async def remember(self, results: list, reviewed: list | None = None, groups: list | None = None) -> None:
+        """Store analyses for /v1/stats (when storing is on), with their review times and group values."""
         if self.store is not None and results:
-            await self.stored(self.store.save, results, None, reviewed)
+            await self.stored(self.store.save, results, None, reviewed, groups)
 
     @property
     def jobs(self) -> TrainingJobs:

@@ -6,7 +6,7 @@ from fastapi.responses import Response
 
 from api.service.dependencies import ServiceDep, v1_router
 from api.service.errors import ApiError, errors
-from api.service.limits import check_text, review_times
+from api.service.limits import check_text, item_groups, review_times
 from api.service.schemas import AnalyzeRequest, AnalyzeResponse
 from models.schema import Analysis, ItemError
 from nlp.document import TextError
@@ -28,11 +28,12 @@ async def analyze(req: AnalyzeRequest, service: ServiceDep):
     given = [k for k in ("text", "items", "chat") if getattr(req, k) is not None]
     if len(given) != 1:
         raise ApiError(422, "invalid_request", "send exactly one of `text`, `items` or `chat`")
-    if req.items is not None and req.time is not None:
-        raise ApiError(422, "invalid_request", "`time` goes on each item of `items`")
+    if req.items is not None and (req.time is not None or req.groups is not None):
+        raise ApiError(422, "invalid_request", "`time` and `groups` go on each item of `items`")
     analyzer = service.ready_analyzer()
     if req.chat is not None:
         reviewed = review_times([req.time], ["time"], settings.tz)
+        groups = item_groups([req.groups], ["groups"])
         log_in = req.chat if isinstance(req.chat, str) else [t.model_dump() for t in req.chat]
         total = len(log_in) if isinstance(log_in, str) else sum(len(t["text"]) for t in log_in)
         if total > settings.max_text_chars * 4:
@@ -42,12 +43,13 @@ async def analyze(req: AnalyzeRequest, service: ServiceDep):
             res = await loop.run_in_executor(service.executor, analyzer.analyze_chat, log_in, req.id or "0")
         except TextError as e:
             raise ApiError(422, e.code, str(e))
-        await service.remember([res], reviewed)
+        await service.remember([res], reviewed, groups)
         return json_results([res])
     if req.text is not None:
         pairs = [(req.id or "0", req.text)]
         check_text(req.text, "text", settings)
         reviewed = review_times([req.time], ["time"], settings.tz)
+        groups = item_groups([req.groups], ["groups"])
     else:
         if len(req.items) > settings.max_items:
             raise ApiError(413, "too_many_items", f"{len(req.items)} items; the limit is {settings.max_items} per request")
@@ -58,11 +60,12 @@ async def analyze(req: AnalyzeRequest, service: ServiceDep):
             check_text(text, f"items[{i}].text", settings)
         reviewed = review_times([it.time for it in req.items], [f"items[{i}].time" for i in range(len(req.items))],
                                 settings.tz)
+        groups = item_groups([it.groups for it in req.items], [f"items[{i}].groups" for i in range(len(req.items))])
     if settings.debug_log_text:  # opt-in only: reviews carry personal data
         log.info("analyze texts: %s", [t[:200] for _, t in pairs])
     results = await service.batcher.submit(pairs)
     bad = [r for r in results if isinstance(r, ItemError)]
     if bad:
         raise ApiError(422, bad[0].error.code, f"item {bad[0].id!r}: {bad[0].error.message}")
-    await service.remember(results, reviewed)
+    await service.remember(results, reviewed, groups)
     return json_results(results)
