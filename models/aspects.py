@@ -76,6 +76,17 @@ def load_taxonomy(path: Path | None = None) -> tuple[list[AspectDef], list[str]]
     return aspects, list(data.get("none", []))
 
 
+def aspect_names(path: Path | None = None) -> dict[str, dict[str, str]]:
+    """Each aspect's display names: {key: {"zh": 商品质量, "en": Product quality}} (`name`, `name_en`; the key where
+    a user's taxonomy gives none), for reports and the dashboard."""
+    data = json.loads(Path(path or TAXONOMY).read_text(encoding="utf-8"))
+    out = {}
+    for a in data["aspects"]:
+        en = a.get("name_en") or a["key"].replace("_", " ").capitalize()
+        out[a["key"]] = {"zh": a.get("name") or en, "en": en}
+    return out
+
+
 class AspectModel:
     def __init__(self, aspects: list[AspectDef], none_examples: list[str], embed: Callable[[list[str]], np.ndarray],
                  score_texts, threshold: float | None = None, margin: float = 0.01, tie: float = 0.01,
