@@ -77,7 +77,8 @@ def _figures(data: dict, names: dict | None = None) -> list[tuple[str, str, dict
                 [{"type": "scatter", "mode": "markers+lines", "name": "net", "yaxis": "y2",
                   "x": [name(x["aspect"]) for x in a], "y": [x["net"] for x in a]}],
         "layout": {"barmode": "stack", "height": 380, "yaxis": {"title": {"text": "提及 mentions"}},
-                   "yaxis2": {"overlaying": "y", "side": "right", "range": [-1, 1], "title": {"text": "净情感 net"}}}},
+                   "yaxis2": {"overlaying": "y", "side": "right", "range": [-1, 1], "tickvals": [-1, -0.5, 0, 0.5, 1],
+                              "showgrid": False, "title": {"text": "净情感 net"}}}},
         "" if a else "<p>No aspect was mentioned.</p>"))
     rows = "".join(f"<tr><td>{i + 1}</td><td>{html.escape(name(p['aspect']))}</td><td>{p['negative']}</td>"
                    f"<td>{p['negative_share']:.0%}</td><td>{'<br>'.join('“' + html.escape(q['evidence']) + '”' for q in p['quotes'])}</td></tr>"

@@ -24,8 +24,9 @@ def _page(taxonomy: Path | None) -> str:
 
 
 @router.get("/")
-async def root():
-    return RedirectResponse("/dashboard")
+async def root(request: Request):
+    query = request.url.query  # /?lang=en → /dashboard?lang=en
+    return RedirectResponse("/dashboard" + (f"?{query}" if query else ""))
 
 
 @router.get("/dashboard", response_class=HTMLResponse)

@@ -4,7 +4,7 @@ const NAMES = JSON.parse(document.getElementById("aspect-names").textContent);
 const T = {
   zh: {title: "客户之声 VoC 看板", period: "周期", group: "分组", alerts: "新出现的投诉 预警", trend: "情感趋势",
        aspect_trend: "各触点负面提及趋势", pain: "主要痛点", by_group: "分组对比", flagged: "可疑评论",
-       conversations: "会话指标", need_key: "此服务需要 API 密钥：", save: "保存", none_alerts: "最近一个周期没有预警。",
+       conversations: "会话指标", need_key: "此服务需要 API 密钥：", save: "保存", none_alerts: "近期没有预警。",
        no_data: "还没有存储的评论。", no_groups: "没有带分组（店铺、品类、地区）的评论。", no_flagged: "没有被标记的评论。",
        no_conv: "还没有存储的会话。", all: "全部评论", topic: "主题", day: "日", week: "周", month: "月",
        negative: "负面", reviews: "条评论", per_period: "基线每期", share: "负面占比", mean_score: "平均得分",
@@ -15,7 +15,7 @@ const T = {
   en: {title: "VoC Dashboard", period: "Period", group: "Group", alerts: "Emerging complaints (alerts)", trend: "Sentiment trend",
        aspect_trend: "Negative mentions per aspect", pain: "Top pain points", by_group: "By group", flagged: "Flagged reviews",
        conversations: "Conversation KPIs", need_key: "This server needs an API key:", save: "Save",
-       none_alerts: "No alerts for the latest period.", no_data: "No stored reviews yet.",
+       none_alerts: "No alerts in the recent periods.", no_data: "No stored reviews yet.",
        no_groups: "No reviews were stored with groups (shop, category, region).", no_flagged: "No flagged reviews.",
        no_conv: "No stored conversations yet.", all: "All reviews", topic: "Topic", day: "day", week: "week", month: "month",
        negative: "negative", reviews: "reviews", per_period: "baseline per period", share: "negative share",
@@ -55,7 +55,7 @@ function scopeLabel(a) {
 
 function renderAlerts(res) {
   const el = body("alerts");
-  if (!res) { el.innerHTML = `<p class="empty">${t("no_data")}</p>`; return; }
+  if (!res || !res.latest) { el.innerHTML = `<p class="empty">${t("no_data")}</p>`; return; }
   if (!res.alerts.length) {
     el.innerHTML = `<p class="empty">${res.reason ? t("not_enough") + esc(res.reason) : t("none_alerts")}</p>`;
     return;
@@ -79,11 +79,13 @@ function renderTrend(stats, period) {
   el.innerHTML = "";
   const x = stats.groups.map((g) => g.key);
   plot("chart-trend", [
-    {type: "bar", name: t("count"), x, y: stats.groups.map((g) => g.count), yaxis: "y2", marker: {color: "#c9d3df"}},
-    {type: "scatter", mode: "lines+markers", name: t("share"), x, y: stats.groups.map((g) => g.share.negative), marker: {color: "#d6453d"}},
-    {type: "scatter", mode: "lines+markers", name: t("mean_score"), x, y: stats.groups.map((g) => g.mean_score), marker: {color: "#4c78a8"}},
-  ], {xaxis: {type: "category", title: {text: t(period)}}, yaxis: {range: [-1, 1], title: {text: `${t("share")} / ${t("mean_score")}`}},
-      yaxis2: {overlaying: "y", side: "right", title: {text: t("count")}, rangemode: "tozero"}});
+    // the counts as bars on the left axis, under the lines (a trace on an overlaying axis is drawn on top)
+    {type: "bar", name: t("count"), x, y: stats.groups.map((g) => g.count), marker: {color: "#dde3ea"}},
+    {type: "scatter", mode: "lines+markers", name: t("share"), x, y: stats.groups.map((g) => g.share.negative), yaxis: "y2", marker: {color: "#d6453d"}},
+    {type: "scatter", mode: "lines+markers", name: t("mean_score"), x, y: stats.groups.map((g) => g.mean_score), yaxis: "y2", marker: {color: "#4c78a8"}},
+  ], {xaxis: {type: "category", title: {text: t(period)}}, yaxis: {title: {text: t("count")}, rangemode: "tozero"},
+      yaxis2: {overlaying: "y", side: "right", range: [-1, 1], tickvals: [-1, -0.5, 0, 0.5, 1],
+               title: {text: `${t("share")} / ${t("mean_score")}`}}});
 }
 
 function renderAspects(stats, period) {
@@ -153,7 +155,8 @@ async function load() {
   document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
   const chosen = document.getElementById("period").value;
   try {
-    const alerts = await api("/v1/alerts" + (chosen ? `?period=${chosen}` : ""));
+    // history: the recent periods' alerts too (newest first), so last week's spike stays in view this week
+    const alerts = await api("/v1/alerts?history=1" + (chosen ? `&period=${chosen}` : ""));
     const period = chosen || (alerts && alerts.period) || "week";
     renderAlerts(alerts);
     const [trend, aspects, pain, names, flagged, conv] = await Promise.all([
