@@ -70,15 +70,13 @@ def cmd_score(args, settings: Settings) -> int:
     if args.report and output == "-":
         return _err("--report needs an output file (-o), not stdout")
     store = None
-    if args.store:
-        from api.storage.store import GROUP_NAME
+    if args.store:  # opened first: a bad VOC_DB_URL stops the run before any scoring
+        from api.storage.store import GROUP_NAME, Store
 
         bad = [c for c in args.by or () if not GROUP_NAME.fullmatch(c)]
         if bad:
             return _err(f"--by {bad[0]!r} with --store: a stored group name is a word of letters, digits and _ "
                         "(rename the column)")
-    if args.store:  # opened first: a bad VOC_DB_URL stops the run before any scoring
-        from api.storage.store import Store
 
         try:
             store = Store(settings.db_url, store_text=settings.store_text)

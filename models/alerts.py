@@ -24,7 +24,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import binomtest, false_discovery_control, fisher_exact
 
 PERIODS = ("day", "week", "month")
 QUOTES = 3
@@ -170,6 +169,9 @@ def detect(items: list[Item], options: Options = Options(), tz: dt.tzinfo = dt.t
     that has enough earlier ones (a past export: the week-6 spike of an 8-week file), all tests of the run adjusted
     together. Returns {period, latest, baseline, tested, alerts}: `alerts` newest period first, then by adjusted
     p-value; `tested`: the segment-periods with enough volume to test."""
+    # imported here: scipy.stats takes ~0.5 s to import, and the report and `voc` import this module for its periods
+    from scipy.stats import binomtest, false_discovery_control, fisher_exact
+
     result = {"period": options.period, "latest": None, "baseline": None, "tested": 0, "alerts": []}
     if not items:
         return result

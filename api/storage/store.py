@@ -17,13 +17,15 @@ from alembic import command
 from alembic.config import Config
 
 from api.storage.tables import analyses, analysis_aspects, analysis_flags, analysis_groups
-from models.alerts import Item, period_start
+from models.alerts import Item, choose_period, period_start, pick_quotes
 from models.paths import voc_home
 from models.schema import Analysis
 
 BY = ("day", "week", "month", "aspect", "topic", "label", "lang")  # and group:NAME (a stored group column)
 PERIODS = ("day", "week", "month")
 GROUP_NAME = re.compile(r"[^\W\d]\w{0,63}")  # shop, category, 店铺, region_code: a word, not a number
+BUCKET_SECONDS = 900  # days are counted from 15-minute buckets: every UTC offset in use is a multiple of 15 minutes
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def check_group(name: str, value) -> str | None:
@@ -41,8 +43,6 @@ def check_group(name: str, value) -> str | None:
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
         raise ValueError(f"group {name}: the value holds control characters")
     return value or None
-BUCKET_SECONDS = 900  # days are counted from 15-minute buckets: every UTC offset in use is a multiple of 15 minutes
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def groupings(by: str) -> list[str]:
@@ -119,8 +119,9 @@ class Store:
               tz: dt.tzinfo = dt.timezone.utc) -> dict:
         """Counts, sentiment shares and mean score per group over stored items reviewed in [start, end), platform
         placeholders (系统默认好评: no review was written) counted apart in `placeholders`; days are
-        calendar days (weeks from Monday, months) in `tz`. `by` names one grouping (group:shop: a stored group column), or two joined by a comma ("day,aspect": each touchpoint's
-        trend); a group's key is then a [first, second] pair. Aggregated by the database (GROUP BY), so the cost
+        calendar days (weeks from Monday, months) in `tz`. `by` names one grouping (group:shop: a stored group
+        column), or two joined by a comma ("day,aspect": each touchpoint's trend); a group's key is then a
+        [first, second] pair. Aggregated by the database (GROUP BY), so the cost
         does not grow with what is sent back."""
         dims = groupings(by)
         window = [analyses.c.placeholder == sa.false()]
@@ -172,10 +173,8 @@ class Store:
     def alert_items(self, tz: dt.tzinfo = dt.timezone.utc, period: str | None = None, end: dt.datetime | None = None,
                     periods: int = 13) -> tuple[list[Item], str | None]:
         """Stored reviews (no placeholders, no conversations) for models.alerts.detect: those of the latest `periods`
-        calendar periods before `end` (period None: chosen from the stored span, models.alerts.choose_period),
+        calendar periods before `end` (period None: chosen from the stored span by the detector's rule),
         with their aspects, topic, group values and masked text. Returns (items, period)."""
-        from models.alerts import choose_period  # the detector's rule, so the window and the test agree
-
         reviews = [analyses.c.placeholder == sa.false(), analyses.c.kind == "review"]
         if end:
             reviews.append(analyses.c.reviewed_at < end)
@@ -248,8 +247,6 @@ class Store:
     def pain_points(self, start: dt.datetime | None = None, limit: int = 10, quotes: int = 3) -> list[dict]:
         """Aspects by negative mentions × negative share (the report's pain score) over items reviewed since `start`,
         each with up to `quotes` distinct masked texts of its latest negative mentions."""
-        from models.alerts import pick_quotes
-
         window = [analyses.c.placeholder == sa.false()] + ([analyses.c.reviewed_at >= start] if start else [])
         with self.engine.connect() as con:
             counts = defaultdict(lambda: {"positive": 0, "neutral": 0, "negative": 0})

@@ -16,6 +16,7 @@ import pytest
 from api.storage.store import Store, check_group, groupings
 from api.webhook import Notifier, post_alerts
 from models.schema import Analysis, Aspect, Flag, Sentiment
+from tests.api.test_storage import store  # noqa: F401 — the SQLite / PostgreSQL store fixture
 
 VOC = str(Path(sys.executable).parent / "voc")
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,8 +62,7 @@ def receiver():
     r.close()
 
 
-def test_groups_and_flags_are_stored_and_counted(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'voc.db'}")
+def test_groups_and_flags_are_stored_and_counted(store):  # noqa: F811
     results = [_analysis(0, "negative", ["logistics"], [Flag(kind="sarcasm", confidence=0.8, reason="真快啊")]),
                _analysis(1, "positive", ["logistics"]), _analysis(2, "negative"), _analysis(3, "positive")]
     times = [MONDAY, MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=8), MONDAY + dt.timedelta(days=40)]
@@ -82,6 +82,10 @@ def test_groups_and_flags_are_stored_and_counted(tmp_path):
     assert store.group_names() == ["region", "shop"]
     assert store.pain_points()[0]["aspect"] == "logistics"
     assert store.conversation_kpis() == {"conversations": 0}
+    items, period = store.alert_items()
+    assert period == "week" and len(items) == 4
+    assert sorted(it.groups.get("shop", "") for it in items) == ["", "专营店", "旗舰店", "旗舰店"]
+    assert {it.text for it in items} == {"评论"}
     with pytest.raises(ValueError, match="two of them|one of"):
         groupings("week,day")
     with pytest.raises(ValueError):

@@ -31,7 +31,7 @@ def clean_pg() -> str:
     """The test PostgreSQL database with no tables of ours: dropped, with Alembic's bookkeeping."""
     url = os.environ["VOC_TEST_PG_URL"]
     with sa.create_engine(url).begin() as con:
-        for table in ("analysis_aspects", "analyses", "alembic_version"):
+        for table in ("analysis_aspects", "analysis_groups", "analysis_flags", "analyses", "alembic_version"):
             con.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
     return url
 

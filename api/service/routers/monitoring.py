@@ -1,4 +1,8 @@
 """What the dashboard watches besides /v1/stats: emerging-complaint alerts, flagged reviews, conversation KPIs."""
+import asyncio
+from dataclasses import replace
+from functools import partial
+
 from fastapi import Query
 
 from api.service.dependencies import ServiceDep, v1_router
@@ -39,9 +43,10 @@ async def alerts(service: ServiceDep,
     if notify and service.notifier is None:
         raise ApiError(409, "webhook_disabled", "notify=1 needs VOC_ALERT_WEBHOOK to be set")
     options = Options(period=period, fdr=fdr, min_negative=min_negative)
-    items, chosen = await service.stored(store.alert_items, zone, period, end,
-                                         options.max_baseline_periods + 1)
-    result = detect(items, Options(period=chosen, fdr=fdr, min_negative=min_negative), zone, history=history)
+    items, chosen = await service.stored(store.alert_items, zone, period, end, options.max_baseline_periods + 1)
+    # seconds of counting and tests for a large store: off the event loop
+    result = await asyncio.get_running_loop().run_in_executor(
+        None, partial(detect, items, replace(options, period=chosen), zone, history=history))
     result["tz"] = str(zone)
     if notify:
         result["notified"] = service.notifier.notify(result)
