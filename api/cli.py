@@ -137,6 +137,7 @@ def _score_alerts(args, settings: Settings, output: str) -> dict:
     result = file_alerts(output, args.text_col, args.time_col, by=args.by or (), tz=settings.tz,
                          options=Options(period=args.period))
     path = write_alerts(result, output)
+    result["file"] = path.name  # for the report's pointer to the full list
     latest = [a for a in result["alerts"] if result["latest"] and a["start"] == result["latest"]["start"]]
     print(f"voc score: {len(result['alerts'])} alert(s) ({len(latest)} in the latest {result['period']}) → {path}",
           file=sys.stderr)

@@ -18,6 +18,7 @@ COLORS = {"positive": "#2e9d5b", "neutral": "#9aa0a6", "negative": "#d6453d"}
 ASPECT_PALETTE = ["#4c78a8", "#f58518", "#72b7b2", "#b279a2", "#9d755d", "#bab0ac"]
 
 
+REPORT_ALERTS = 15  # newest period first, most significant first: the rest are in OUTPUT.alerts.json
 PERIOD_AXIS = {"zh": {"day": "日期", "week": "周（自周一起）", "month": "月份"},
                "en": {"day": "day", "week": "week starting Monday", "month": "month"}}
 
@@ -30,7 +31,7 @@ def _alerts_section(alerts: dict, name, lang: str) -> tuple[str, str, None, str]
         return ("alerts", "预警 Emerging complaints", None, f"<p>{html.escape(why)}</p>")
     unit = {"day": "日", "week": "周", "month": "月"}[alerts["period"]] if zh else alerts["period"]
     rows = []
-    for a in alerts["alerts"]:
+    for a in alerts["alerts"][:REPORT_ALERTS]:
         scope = (name(a["aspect"]) if a["dimension"] == "aspect" else f"主题 topic {a['topic']}" if a["dimension"] == "topic"
                  else ("全部评论" if zh else "all reviews") if a["dimension"] == "all" else "")
         if a.get("group"):
@@ -47,6 +48,10 @@ def _alerts_section(alerts: dict, name, lang: str) -> tuple[str, str, None, str]
     note = ("每个周期与此前各周期比较（负面占比的 Fisher 精确检验、每条评论负面数的泊松检验，Benjamini–Hochberg 校正）。"
             if zh else "Each period against the ones before it (Fisher's exact test on the negative share, a Poisson "
             "test on negatives per review, Benjamini–Hochberg adjusted).")
+    more = len(alerts["alerts"]) - REPORT_ALERTS
+    if more > 0:
+        file = html.escape(alerts.get("file", "OUTPUT.alerts.json"))
+        note += f" 另有 {more} 条见 {file}。" if zh else f" {more} more in {file}."
     return ("alerts", "预警 Emerging complaints", None, f"<p>{note}</p><table>{head}{''.join(rows)}</table>")
 
 

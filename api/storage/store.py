@@ -190,7 +190,8 @@ class Store:
                 since = period_start(since - dt.timedelta(days=1), period)
             since_t = dt.datetime.combine(since, dt.time(), tz).astimezone(dt.timezone.utc)
             rows = con.execute(sa.select(analyses.c.id, analyses.c.reviewed_at, analyses.c.label, analyses.c.aspects,
-                                         analyses.c.topic_id, analyses.c.text, analyses.c.confidence)
+                                         analyses.c.topic_id, sa.func.substr(analyses.c.text, 1, 300),  # a quote's length
+                                         analyses.c.confidence)
                                .where(*reviews, analyses.c.reviewed_at >= since_t)).all()
             values = defaultdict(dict)
             ids = sa.select(analyses.c.id).where(*reviews, analyses.c.reviewed_at >= since_t)
