@@ -97,7 +97,7 @@ def test_the_dashboard_shows_the_alert_and_asks_nothing_of_other_hosts(seeded):
     base, _ = seeded
     host = urlparse(base).netloc
     alerts, charts, group_chart, requested = _open(base + "/?lang=zh", "看板")  # / redirects to the dashboard
-    assert "shop = 专营店" in alerts and "2026-10-12" in alerts
+    assert "shop = 专营店" in alerts and "2026-10-12 当周" in alerts
     assert charts and group_chart
     elsewhere = [u for u in requested if urlparse(u).scheme not in ("data", "blob") and urlparse(u).netloc != host]
     assert not elsewhere, elsewhere

@@ -8,7 +8,7 @@ const T = {
        no_data: "还没有存储的评论。", no_groups: "没有带分组（店铺、品类、地区）的评论。", no_flagged: "没有被标记的评论。",
        no_conv: "还没有存储的会话。", all: "全部评论", topic: "主题", day: "日", week: "周", month: "月",
        negative: "负面", reviews: "条评论", per_period: "基线每期", share: "负面占比", mean_score: "平均得分",
-       count: "评论数", neg_mentions: "负面提及数", from: "起", aspect: "触点", quotes: "原话", mentions: "提及",
+       count: "评论数", neg_mentions: "负面提及数", aspect: "触点", quotes: "原话", mentions: "提及",
        flags: "标记", text: "评论", time: "时间", conv_count: "会话数", satisfied: "满意占比", resolved: "解决率",
        escalated: "升级率", positive: "正面", neutral: "中性", baseline: "基线", latest: "本期", not_enough: "数据不足以比较：",
        test_share: "负面占比检验", test_rate: "每条评论负面数检验", error: "加载失败："},
@@ -19,7 +19,7 @@ const T = {
        no_groups: "No reviews were stored with groups (shop, category, region).", no_flagged: "No flagged reviews.",
        no_conv: "No stored conversations yet.", all: "All reviews", topic: "Topic", day: "day", week: "week", month: "month",
        negative: "negative", reviews: "reviews", per_period: "baseline per period", share: "negative share",
-       mean_score: "mean score", count: "reviews", neg_mentions: "negative mentions", from: "from", aspect: "Aspect",
+       mean_score: "mean score", count: "reviews", neg_mentions: "negative mentions", aspect: "Aspect",
        quotes: "Quotes", mentions: "mentions", flags: "Flags", text: "Review", time: "Time", conv_count: "Conversations",
        satisfied: "Satisfied", resolved: "Resolved", escalated: "Escalated", positive: "positive", neutral: "neutral",
        baseline: "baseline", latest: "latest", not_enough: "Not enough data to compare: ",
@@ -53,6 +53,12 @@ function scopeLabel(a) {
   return t("all");
 }
 
+function periodLabel(period, start) {  // 2026-10-12 · week of 2026-10-12 / 2026-10-12 当周 · 2026-10
+  if (period === "month") return start.slice(0, 7);
+  if (period === "week") return lang === "zh" ? `${start} 当周` : `week of ${start}`;
+  return start;
+}
+
 function renderAlerts(res) {
   const el = body("alerts");
   if (!res || !res.latest) { el.innerHTML = `<p class="empty">${t("no_data")}</p>`; return; }
@@ -61,7 +67,7 @@ function renderAlerts(res) {
     return;
   }
   el.innerHTML = res.alerts.map((a) => `<div class="alert" data-alert-id="${esc(a.id)}">
-    <div class="scope">${esc(scopeLabel(a))} — ${t(a.period)} ${esc(a.start)} ${t("from")}</div>
+    <div class="scope">${esc(scopeLabel(a))} — ${esc(periodLabel(a.period, a.start))}</div>
     <div class="nums">${t("latest")}: ${a.size} ${t("negative")} / ${a.latest.mentions} (${pct(a.latest.negative_share)}) ·
       ${t("per_period")}: ${a.baseline.negative_per_period} (${pct(a.baseline.negative_share)}) ·
       ×${a.change.ratio} · ${t("test_" + a.test)} p=${a.p_value}, q=${a.q_value}</div>
