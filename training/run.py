@@ -52,12 +52,20 @@ def publish_dir(out_dir: Path, write, root: Path | None = None) -> None:
 
 def train_and_save(net, tokenizer, train, dev, cfg: TrainConfig, out_dir: Path, meta: dict, log=print,
                    own_tokenizer: bool = False, root: Path | None = None, finish=None) -> dict:
-    """Fine-tune and write the model directory atomically (see `publish_dir`, which `root` is passed to);
-    `finish(directory)` adds what depends on the saved encoder (aspect heads) before the directory is published."""
+    """Fine-tune and write the model directory atomically (see `train_and_save_dir`)."""
     metrics = fine_tune(net, tokenizer, train, dev, cfg, log=log)
+    meta = {"prefix": cfg.prefix, "max_len": cfg.max_len, **meta}
+    train_and_save_dir(net, tokenizer, metrics, out_dir, meta, own_tokenizer=own_tokenizer, root=root, finish=finish)
+    return metrics
+
+
+def train_and_save_dir(net, tokenizer, metrics: dict, out_dir: Path, meta: dict, own_tokenizer: bool = False,
+                       root: Path | None = None, finish=None) -> None:
+    """Write a trained network's model directory atomically (see `publish_dir`, which `root` is passed to);
+    `finish(directory)` adds what depends on the saved encoder (aspect heads) before the directory is published."""
     # the scoring window is the length the model was trained at: windows longer than any training text
     # cost the default model 0.6 points of English (long reviews: 256-token windows 0.875, 128 0.881)
-    meta = {"labels": list(LABELS), "prefix": cfg.prefix, "max_len": cfg.max_len, **meta,
+    meta = {"labels": list(LABELS), **meta,
             "metrics": {"dev_accuracy": metrics["dev"]["accuracy"], "dev_macro_f1": metrics["dev"]["macro_f1"]}}
 
     def write(tmp: Path):
@@ -67,7 +75,6 @@ def train_and_save(net, tokenizer, train, dev, cfg: TrainConfig, out_dir: Path, 
         if finish is not None:
             finish(tmp)
     publish_dir(out_dir, write, root)
-    return metrics
 
 
 def average_weights(nets: list) -> None:

