@@ -25,8 +25,7 @@ def aspects(analyzer, text):
 @pytest.mark.parametrize("text, expected", [
     ("等了五天才到", {"logistics": "negative"}),                       # implicit: no word 物流
     ("衣服跟图片上的不一样", {"description_match": "negative"}),
-    pytest.param("The mug arrived in pieces", {"packaging": "negative"}, marks=pytest.mark.xfail(
-        strict=True, reason="the corpus-refreshed encoder scores this clause positive (+0.51); a known regression")),
+    ("The mug arrived in pieces", {"packaging": "negative"}),
     ("物流超slow", {"logistics": "negative"}),                         # mixed zh/en clause
     ("我买的是快递包装的版本", {}),                                      # aspect words, no opinion
     ("快递太慢了，气死了😡", {"logistics": "negative"}),                  # a bare feeling names no touchpoint
