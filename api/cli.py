@@ -89,7 +89,9 @@ def cmd_score(args, settings: Settings) -> int:
             analyzer = _analyzer(settings)
             summary = score_file(analyzer, args.input, output, text_col=args.text_col, id_col=args.id_col,
                                  progress=not args.quiet, resume=args.resume, store=store, time_col=args.time_col,
-                                 workers=args.workers, tz=settings.tz, group_cols=tuple(args.by or ()))
+                                 workers=args.workers, tz=settings.tz, group_cols=tuple(args.by or ()),
+                                 rating_col=args.rating_col, rating_scale=args.rating_scale,
+                                 flags_only=args.flags_only)
     except InputError as e:
         return _err(str(e))
     print(f"voc score: {summary.line()} → {summary.output}", file=sys.stderr)
@@ -261,12 +263,13 @@ def cmd_topics(args, settings: Settings) -> int:
         else:
             result, _ = discover(texts, ids, labels, seed=args.seed, negative_only=args.negative_only,
                                  timestamps=cols.get(args.time_col) if args.time_col else None,
-                                 classes=cols[args.by[0]] if args.by else None, save_as=args.save, embedder=embedder)
+                                 classes=cols[args.by[0]] if args.by else None, embedder=embedder,
+                                 save_as=args.save or args.update or "latest", update=args.update,
+                                 max_topics=args.max_topics, period=args.period)
             out = result.to_json(ids)
             if result.note:
                 print(f"voc topics: {result.note}", file=sys.stderr)
-            if args.save:
-                out["model"] = args.save
+            out["model"] = args.save or args.update or "latest"
     except (InputError, TopicError) as e:
         return _err(str(e))
     text = json.dumps(out, ensure_ascii=False, indent=2, default=str)
@@ -325,7 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "the report, the alerts and, with --store, stored for /v1/stats?by=group:COL")
     s.add_argument("--period", choices=("day", "week", "month"),
                    help="with --time-col: the calendar period alerts compare (default: from the data's span)")
-    s.add_argument("--rating-col", help="with --report: star ratings (1–5 → CSAT, 0–10 → NPS) and reviews whose text contradicts them")
+    s.add_argument("--rating-col", help="star ratings: reviews whose text confidently contradicts them are flagged "
+                                        "rating_mismatch; with --report also CSAT (1–5) or NPS (0–10)")
+    s.add_argument("--rating-scale", type=int, choices=[5, 10], default=5, help="the top of --rating-col's scale (default 5)")
+    s.add_argument("--flags-only", action="store_true",
+                   help="the review queue: write only the rows with a trust flag (sarcasm, templated, incentivised, "
+                        "duplicate, rating_mismatch); every row is still scored")
     s.add_argument("--report", metavar="REPORT.html", help="also write a self-contained HTML report with charts")
     s.add_argument("--topics", action="store_true", help="fit complaint topics on the batch and add topic_id/topic_label")
     s.add_argument("--topic-model", help="assign topics with a saved topic model instead of fitting")
@@ -380,7 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("-o", "--output", help="write topics.json here (default: stdout)")
     tp.add_argument("--seed", type=int, default=42, help="seed for every random step")
     tp.add_argument("--negative-only", action="store_true", help="cluster only the negative texts (complaints)")
-    tp.add_argument("--save", default="latest", help="save the fitted model under this name (default: latest)")
+    tp.add_argument("--save", help="save the fitted model under this name (default: latest; with --update, that model)")
+    tp.add_argument("--update", metavar="NAME", help="update the saved model NAME with this file: its topics keep "
+                                                     "their ids and labels, new topics get new ids")
+    tp.add_argument("--max-topics", type=int, default=25, help="merge the most similar topics down to this many (default 25)")
+    tp.add_argument("--period", choices=["day", "week", "month"],
+                    help="with --time-col: calendar periods of over_time (default: day, week or month by the span)")
     tp.add_argument("--assign", metavar="NAME", help="assign topics with a saved model instead of fitting")
     model_opts(tp)
     tp.set_defaults(func=cmd_topics)

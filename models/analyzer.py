@@ -16,6 +16,8 @@ from models import registry
 from models.aspects import AspectModel, load_taxonomy
 from models.clause_heads import ClauseHeads
 from models.fast import FastScorer
+from models.flag_heads import FlagHeads
+from models.flags import incentive_flag, with_flags
 from models.runtime.backends import OnnxNet
 from models.runtime.hardware import choose_engine
 from models.schema import LABELS, Analysis, Aspect, ChatSummary, ErrorInfo, ItemError, TurnAnalysis, sentiment_from_probs
@@ -29,8 +31,11 @@ NO_OPINION = sentiment_from_probs(np.array([float(lab == "neutral") for lab in L
 
 
 class Analyzer:
-    def __init__(self, scorer: Scorer, aspects=None, extra_aspects=None):
+    def __init__(self, scorer: Scorer, aspects=None, extra_aspects=None, flag_heads: FlagHeads | None = None):
         self.scorer = scorer
+        # learned trust flags (sarcasm, templated) on the pooled vectors of the learned heads' pass; None: only the
+        # incentive-phrase flag, which needs no model
+        self.flag_heads = flag_heads
         # models.clause_heads.ClauseHeads (learned, from the sentiment pass itself), models.aspects.AspectModel
         # (similarity to taxonomy examples: fast mode, models without heads) or None
         self.aspects = aspects
@@ -71,7 +76,9 @@ class Analyzer:
             aspect_model = AspectModel.load(scorer, taxonomy)
         if isinstance(scorer.net, OnnxNet):
             scorer.net.wait_ready()  # graphs load in the background (OnnxNet): fail here, not later
-        return cls(scorer, aspect_model, extra)
+        # the flag heads read the pooled vectors of the clause-feature pass: accurate mode with learned heads only
+        flag_heads = FlagHeads.load(path) if isinstance(aspect_model, ClauseHeads) else None
+        return cls(scorer, aspect_model, extra, flag_heads)
 
     def warm_up(self) -> None:
         """One Chinese and one English analysis, so that what loads on first use (tokenizers, ONNX
@@ -99,8 +106,13 @@ class Analyzer:
             results.append(None)
             docs.append(doc)
             where.append(len(results) - 1)
-        if self.learned:  # one pass: the reviews' sentiment and their clauses' features
-            sentiments, feats = self.scorer.analyze_docs(docs)
+        learned_flags = [[] for _ in docs]
+        if self.learned:  # one pass: the reviews' sentiment, their clauses' features and (flag heads) pooled vectors
+            if self.flag_heads is not None:
+                sentiments, feats, vecs = self.scorer.analyze_docs(docs, doc_vectors=True)
+                learned_flags = self.flag_heads.flags(vecs)
+            else:
+                sentiments, feats = self.scorer.analyze_docs(docs)
             aspects = [self.aspects.detect(doc, f) for doc, f in zip(docs, feats)]
             if self.extra_aspects is not None:
                 aspects = [a + b for a, b in zip(aspects, self.extra_aspects.detect(docs, sentiments))]
@@ -113,9 +125,12 @@ class Analyzer:
         else:
             sentiments = self.scorer.score_docs(docs)
             aspects = self.aspects.detect(docs, sentiments) if self.aspects else [[] for _ in docs]
-        for pos, doc, sent, asp in zip(where, docs, sentiments, aspects):
-            results[pos] = Analysis(id=doc.id, text=doc.display, lang=doc.lang, sentiment=sent,
-                                    aspects=asp, model=self.model_name)
+        for pos, doc, sent, asp, flags in zip(where, docs, sentiments, aspects, learned_flags):
+            paid = incentive_flag(doc.text)
+            if paid is not None:  # a stated incentive says more than the wording: not also `templated`
+                flags = [f for f in flags if f.kind != "templated"]
+            results[pos] = with_flags(Analysis(id=doc.id, text=doc.display, lang=doc.lang, sentiment=sent,
+                                               aspects=asp, model=self.model_name), flags + [paid])
         return results  # type: ignore[return-value]
 
     def analyze_one(self, text, item_id: str = "0") -> Analysis:

@@ -190,13 +190,15 @@ class SentimentScorer:
                                 for k in range(0, len(windows), max_windows)])
         return self.postprocess(len(docs), windows, probs)
 
-    def analyze_docs(self, docs: list[Document]) -> tuple[list[Sentiment], list[list[np.ndarray | None]]]:
+    def analyze_docs(self, docs: list[Document], doc_vectors: bool = False):
         """One forward pass: each document's sentiment and, per clause, its features for the clause heads
-        (None for a clause the windows do not read)."""
+        (None for a clause the windows do not read). With `doc_vectors`, also each document's pooled vector (the
+        token-weighted mean of its windows' mean states, the same features as a clause's, over the whole review)
+        as a third item: (n_docs, n_features), for the flag heads (models.flag_heads)."""
         if self.clause_layer is None:
             raise RuntimeError(f"model {self.name} outputs no clause features; aspects come from models.aspects")
         if not docs:
-            return [], []
+            return ([], [], np.zeros((0, 0), np.float32)) if doc_vectors else ([], [])
         windows = self.windows(docs, clauses=True)
         skip = 1 + self._prefix_len  # <s> and the prefix come before a window's text
         seqs = [self._input(w.ids) for w in windows]
@@ -208,7 +210,15 @@ class SentimentScorer:
             for (c_i, _, _), vec in zip(w.clauses, m if m is not None else []):
                 if feats[w.doc][c_i] is None:
                     feats[w.doc][c_i] = vec[n:]
-        return self.postprocess(len(docs), windows, self._softmax(means[:, :n])), feats
+        sentiments = self.postprocess(len(docs), windows, self._softmax(means[:, :n]))
+        if not doc_vectors:
+            return sentiments, feats
+        vecs = np.zeros((len(docs), means.shape[1] - n), np.float32)
+        weight = np.zeros(len(docs), np.float32)
+        for w, m in zip(windows, means):
+            vecs[w.doc] += m[n:] * max(len(w.ids), 1)
+            weight[w.doc] += max(len(w.ids), 1)
+        return sentiments, feats, vecs / np.maximum(weight, 1)[:, None]
 
     def score_texts(self, texts: list[str]) -> list[Sentiment]:
         """Score clause-sized plain strings (already normalised), e.g. for aspects."""

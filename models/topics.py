@@ -24,9 +24,19 @@ from models.aspects import load_taxonomy
 from models.paths import voc_home
 from models.runtime.embedder import shared_embedder
 from nlp.normalize import normalize_text
-from nlp.tokenize import LEXICON, content_tokens, tokenize
+from nlp.tokenize import LEXICON, content_tokens, is_dictionary_word, tokenize
 
 MIN_TEXTS = 20
+# at most this many topics unless asked (--max-topics): near-duplicate topics are merged down to it (BERTopic's
+# nr_topics: the most similar by c-TF-IDF first), so that a person can read the list
+MAX_TOPICS = 25
+LABEL_WORDS = 3  # words in a topic's label (2–4 read as a name; more reads as a sentence)
+# topics of one fit whose centroids (cosine, e5) are this close are one theme that HDBSCAN split: merged. On the
+# generated themes of tests/topic_corpus.py, topics of one theme are ≥ 0.956 apart, of different themes ≤ 0.947
+NEAR_DUPLICATE = 0.95
+# a new batch's topic at least this close to a saved topic is that topic (TopicModel.update): there, merged topics
+# of one theme from two batches are ≥ 0.998 apart, of different themes ≤ 0.956
+SAME_TOPIC = 0.975
 TOPIC_STOPWORDS = LEXICON / "topic_stopwords.txt"
 
 
@@ -45,7 +55,8 @@ def topic_tokens(text: str) -> list[str]:
     and not the words of data/lexicon/topic_stopwords.txt (没有, 可以, 觉得: they name no complaint)."""
     stop = topic_stopwords()
     words = (t.lower() for t in content_tokens(tokenize(text)))
-    return [t for t in words if len(t) > 1 and not t.isdigit() and t not in stop]
+    return [t for t in words if len(t) > 1 and not t.isdigit() and t not in stop
+            and (t.isascii() or is_dictionary_word(t))]  # whole words: not jieba's guesses (头用, 价买)
 
 
 def min_topic_size(n_texts: int) -> int:
@@ -62,6 +73,37 @@ def _bertopic_backend(embed: Callable[[list[str]], np.ndarray]):
             return embed(list(documents))
 
     return Backend()
+
+
+def _near_duplicates(centroids: dict[int, np.ndarray]) -> list[list[int]]:
+    """Groups of topics whose centroids are within NEAR_DUPLICATE of each other (joined transitively)."""
+    ids = sorted(centroids)
+    parent = {t: t for t in ids}
+
+    def root(t):
+        while parent[t] != t:
+            t = parent[t]
+        return t
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            if float(centroids[a] @ centroids[b]) >= NEAR_DUPLICATE:
+                parent[root(b)] = root(a)
+    groups: dict[int, list[int]] = {}
+    for t in ids:
+        groups.setdefault(root(t), []).append(t)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _label(words: list[tuple[str, float]]) -> str:
+    """A topic's name: its LABEL_WORDS best c-TF-IDF words, each a whole word (topic_tokens) that is not part of
+    one already taken nor contains one (物流 after 物流很快 adds nothing)."""
+    chosen: list[str] = []
+    for w, _ in words:
+        if not any(w in c or c in w for c in chosen):
+            chosen.append(w)
+        if len(chosen) == LABEL_WORDS:
+            break
+    return " / ".join(chosen)
 
 
 @dataclass
@@ -90,9 +132,11 @@ class TopicModel:
     and `vectorizer` (counts of `topic_tokens`, for c-TF-IDF). Constructing one loads nothing."""
 
     def __init__(self, embedder: Callable[[list[str]], np.ndarray] | None = None, reducer=None, clusterer=None,
-                 vectorizer=None, seed: int = 42):
+                 vectorizer=None, seed: int = 42, max_topics: int = MAX_TOPICS):
         self.embedder, self.reducer, self.clusterer, self.vectorizer = embedder, reducer, clusterer, vectorizer
-        self.seed = seed
+        self.seed, self.max_topics = seed, max_topics
+        # topic id -> {"label", "keywords"}: saved with the model, so that a topic keeps its label across updates
+        self.topic_info: dict[int, dict] = {}
         self.model = None  # the fitted (or loaded) BERTopic
         self.centroids: dict[int, np.ndarray] = {}  # topic id -> unit mean embedding of its texts (assigns new texts)
 
@@ -129,7 +173,7 @@ class TopicModel:
                                                     prediction_data=True),
             # min_df counts topics, not documents (c-TF-IDF joins each topic's documents)
             vectorizer_model=self.vectorizer or CountVectorizer(tokenizer=topic_tokens, token_pattern=None, lowercase=False),
-            top_n_words=10, calculate_probabilities=False)
+            top_n_words=10, calculate_probabilities=False, nr_topics=self.max_topics)
 
     def fit(self, texts: list[str]) -> tuple[list[int], np.ndarray]:
         """Fit on `texts`: each text's topic (-1: outlier) and its embedding."""
@@ -151,8 +195,37 @@ class TopicModel:
                 topics = model.reduce_outliers(texts, topics, strategy="embeddings", embeddings=embeddings, threshold=0.0)
                 model.update_topics(texts, topics=topics, vectorizer_model=model.vectorizer_model)
         topics = list(map(int, topics))
+        groups = _near_duplicates(self._centroids(embeddings, topics))
+        if groups:  # one theme split in two by HDBSCAN reads as two topics of the same name: merged
+            model.merge_topics(texts, groups)
+            topics = list(map(int, model.topics_))
         self.model, self.centroids = model, self._centroids(embeddings, topics)
+        self.topic_info = {t: {"label": _label(model.get_topic(t) or []),
+                               "keywords": [[w, round(float(x), 4)] for w, x in (model.get_topic(t) or [])[:10]]}
+                           for t in self.centroids}
         return topics, embeddings
+
+    def update(self, texts: list[str]) -> tuple[list[int], np.ndarray, dict[int, int]]:
+        """Fit a new batch and fold its topics into this (saved) model: a new topic whose centroid is within
+        SAME_TOPIC of a saved one takes that topic's id (and keeps its label); any other gets the next unused id,
+        with its own label and centroid. Returns the batch's topics in this model's ids, its embeddings and the
+        mapping from the batch's own topic ids."""
+        batch = TopicModel(self.embedder, seed=self.seed, max_topics=self.max_topics)
+        topics, embeddings = batch.fit(texts)
+        self.embedder = batch.embedder
+        mapping, next_id = {-1: -1}, max(self.centroids, default=-1) + 1
+        for t in sorted(batch.centroids, key=lambda t: -topics.count(t)):
+            c = batch.centroids[t]
+            best = max(self.centroids, key=lambda s: float(c @ self.centroids[s]), default=None)
+            if best is not None and float(c @ self.centroids[best]) >= SAME_TOPIC:
+                mapping[t] = best
+            else:
+                mapping[t], next_id = next_id, next_id + 1
+                self.centroids[mapping[t]] = c
+                self.topic_info[mapping[t]] = batch.topic_info[t]
+        if self.model is None:
+            self.model = batch.model
+        return [mapping[t] for t in topics], embeddings, mapping
 
     def transform(self, texts: list[str]) -> list[int]:
         """The topic whose centroid is nearest (cosine): deterministic, and ids never change between batches."""
@@ -166,8 +239,12 @@ class TopicModel:
     def label(self, topic_id: int) -> str:
         if topic_id == -1:
             return "outliers"
-        words = [w for w, _ in (self.model.get_topic(topic_id) or [])][:4]
-        return " / ".join(words) if words else str(topic_id)
+        info = self.topic_info.get(topic_id)
+        return info["label"] if info and info["label"] else str(topic_id)
+
+    def keywords(self, topic_id: int) -> list[dict]:
+        info = self.topic_info.get(topic_id) or {}
+        return [{"word": w, "weight": x} for w, x in info.get("keywords", [])]
 
     def describe(self, texts: list[str], topics: list[int], labels: list[str] | None, aspect_vectors=None,
                  aspect_keys=None, embeddings: np.ndarray | None = None) -> list[dict]:
@@ -176,9 +253,7 @@ class TopicModel:
         out = []
         for tid in sorted(set(topics), key=lambda t: (-int((topics_arr == t).sum()), t)):
             members = np.flatnonzero(topics_arr == tid)
-            entry = {"id": int(tid), "label": self.label(tid),
-                     "keywords": [{"word": w, "weight": round(float(s), 4)} for w, s in (self.model.get_topic(tid) or [])[:10]]
-                     if tid != -1 else [],
+            entry = {"id": int(tid), "label": self.label(tid), "keywords": self.keywords(tid) if tid != -1 else [],
                      "size": int(len(members))}
             if labels is not None:
                 entry["negative_share"] = round(float(np.mean([labels[i] == "negative" for i in members])), 4)
@@ -214,6 +289,8 @@ class TopicModel:
             log.setLevel(level)
         (path / "versions.json").write_text(json.dumps({"bertopic": bertopic.__version__}), encoding="utf-8")
         np.savez(path / "centroids.npz", **{str(k): v for k, v in self.centroids.items()})
+        (path / "topics.json").write_text(json.dumps({str(k): v for k, v in self.topic_info.items()}, ensure_ascii=False,
+                                                     indent=1), encoding="utf-8")
         return path
 
     @classmethod
@@ -233,7 +310,14 @@ class TopicModel:
         model = cls(embedder)
         with np.load(path.parent / "centroids.npz") as c:
             model.centroids = {int(k): c[k] for k in c.files}
+        info = path.parent / "topics.json"
+        if info.exists():
+            model.topic_info = {int(k): v for k, v in json.loads(info.read_text(encoding="utf-8")).items()}
         model.model = BERTopic.load(str(path), embedding_model=_bertopic_backend(model.embed))
+        for t in model.centroids:  # a model saved before topics.json: labels from its own representation
+            if t not in model.topic_info:
+                words = model.model.get_topic(t) or []
+                model.topic_info[t] = {"label": _label(words), "keywords": [[w, round(float(x), 4)] for w, x in words[:10]]}
         return model
 
 
@@ -253,13 +337,56 @@ def aspect_space(embed: Callable[[list[str]], np.ndarray]):
     return np.stack(vecs), [a.key for a in aspects]
 
 
+PERIODS = {"day": "D", "week": "W", "month": "M"}
+
+
+def over_time(timestamps: list, topics: list[int], label: Callable[[int], str], period: str | None = None) -> list[dict]:
+    """Topic counts per calendar period: `day` (2026-11-03), ISO `week` (2026-W45) or `month` (2026-11); by default
+    the finest that gives at most 60 periods. Times are read as written (wall time, any offset dropped); rows
+    whose time cannot be read are left out."""
+    import pandas as pd  # ~0.4 s: only runs over time pay for it (every `voc` command imports this module)
+
+    from nlp.files import parse_when
+
+    if period is not None and period not in PERIODS:
+        raise TopicError(f"unknown period {period!r}; use day, week or month")
+    when = []
+    for t, topic in zip(timestamps, topics):
+        ts = parse_when(t)
+        if ts is not None:
+            when.append((ts.tz_localize(None) if ts.tzinfo is not None else ts, topic))
+    if not when:
+        return []
+    if period is None:
+        days = (max(t for t, _ in when) - min(t for t, _ in when)).days
+        period = "day" if days < 60 else "week" if days < 60 * 7 else "month"
+
+    def name(t: pd.Timestamp) -> str:
+        if period == "week":
+            year, week, _ = t.isocalendar()
+            return f"{year}-W{week:02d}"
+        return t.strftime("%Y-%m-%d" if period == "day" else "%Y-%m")
+
+    counts: dict[tuple[str, int], int] = {}
+    for t, topic in when:
+        key = (name(t), topic)
+        counts[key] = counts.get(key, 0) + 1
+    return [{"period": p, "period_type": period, "topic": topic, "label": label(topic), "count": n}
+            for (p, topic), n in sorted(counts.items())]
+
+
 def discover(texts: list[str], ids: list[str], sentiments: list[str] | None = None, seed: int = 42,
              negative_only: bool = False, timestamps: list | None = None, classes: list | None = None,
-             save_as: str | None = None, embedder: Callable[[list[str]], np.ndarray] | None = None
+             save_as: str | None = None, embedder: Callable[[list[str]], np.ndarray] | None = None,
+             update: str | None = None, max_topics: int = MAX_TOPICS, period: str | None = None
              ) -> tuple[TopicResult, "TopicModel"]:
-    """Fit topics on a batch (optionally only its negative texts) and describe them. `embedder`: see TopicModel."""
+    """Fit topics on a batch (optionally only its negative texts) and describe them. `embedder`: see TopicModel.
+    `update`: the name of a saved model that the batch updates (TopicModel.update: its topics keep their ids and
+    labels, new ones get new ids), saved again under `save_as` (default: the same name). `period`: of over_time."""
     if not 0 <= seed < 2**32:  # what numpy and UMAP accept
         raise TopicError(f"seed must be from 0 to 2**32 - 1, not {seed}")
+    if max_topics < 2:
+        raise TopicError(f"max_topics must be at least 2, not {max_topics}")
     if negative_only:
         if sentiments is None:
             raise TopicError("--negative-only needs sentiment labels")
@@ -267,8 +394,16 @@ def discover(texts: list[str], ids: list[str], sentiments: list[str] | None = No
     else:
         keep = list(range(len(texts)))
     sub_texts = [texts[i] for i in keep]
-    model = TopicModel(embedder, seed=seed)
-    sub_topics, emb = model.fit(sub_texts)
+    if update:
+        if classes is not None:
+            raise TopicError("topics per group (--by) need a fresh fit, not --update")
+        model = TopicModel.load(update, embedder)
+        model.seed, model.max_topics = seed, max_topics
+        sub_topics, emb, _ = model.update(sub_texts)
+        save_as = save_as or update
+    else:
+        model = TopicModel(embedder, seed=seed, max_topics=max_topics)
+        sub_topics, emb = model.fit(sub_texts)
     emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
     vectors, keys = aspect_space(model.embed)
     sub_labels = [sentiments[i] for i in keep] if sentiments is not None else None
@@ -281,17 +416,7 @@ def discover(texts: list[str], ids: list[str], sentiments: list[str] | None = No
         result.note = (f"no topic found: no group of {min_topic_size(len(sub_texts))} or more similar texts among "
                        f"these {len(sub_texts)}, so every text is an outlier (topic -1); topics need a few hundred texts")
     if timestamps is not None:
-        import pandas as pd  # ~0.4 s: only runs over time pay for it (every `voc` command imports this module)
-
-        # parsed here: BERTopic 0.17's own parsing uses an argument pandas 3 removed
-        ts = pd.to_datetime(pd.Series([timestamps[i] for i in keep], dtype=object), errors="coerce", format="mixed")
-        ok = [j for j, t in enumerate(ts) if not pd.isna(t)]
-        if ok:
-            df = model.model.topics_over_time([sub_texts[j] for j in ok], [ts[j] for j in ok],
-                                              topics=[sub_topics[j] for j in ok], nr_bins=min(20, len(set(ts.dropna()))))
-            result.over_time = json.loads(df.to_json(orient="records", date_format="iso", force_ascii=False))
-        else:
-            result.over_time = []
+        result.over_time = over_time([timestamps[i] for i in keep], sub_topics, model.label, period)
     if classes is not None:
         df = model.model.topics_per_class(sub_texts, [str(classes[i]) for i in keep])
         result.per_class = json.loads(df.to_json(orient="records", force_ascii=False))

@@ -55,3 +55,9 @@ def content_tokens(tokens: list[str]) -> list[str]:
     """Tokens without stop words or punctuation (negations are kept)."""
     zh, en = stopwords("zh"), stopwords("en")
     return [t for t in tokens if any(c.isalnum() for c in t) and t not in zh and t.lower() not in en]
+
+
+def is_dictionary_word(word: str) -> bool:
+    """A word of jieba's dictionary or the e-commerce one, not one jieba's HMM guessed from unknown characters
+    (头用 of 耳机头用了两天, 价买 of 这个价买到): such guesses make unreadable topic labels."""
+    return _jieba().FREQ.get(word, 0) > 0

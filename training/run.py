@@ -14,6 +14,7 @@ from transformers.utils import logging as hf_logging
 from models import registry
 from models.classifier import LABELS, SentimentNet, load_net, save_model_dir
 from models.clause_heads import HEADS_FILE
+from models.flag_heads import FLAG_HEADS_FILE
 from models.encoder import ensure_base_model, load_tokenizer
 from models.fast import FAST_FILE
 from models.metrics import classification_report
@@ -22,7 +23,7 @@ from models.runtime.hardware import choose_engine
 from models.sentiment import SentimentScorer
 from nlp.document import TextError, build_document
 from nlp.files import InputError
-from training import clause_heads
+from training import clause_heads, flag_heads
 from training.data import log_skipped, plan_split, read_aspect_rows, read_labeled
 from training.recipes import default_split, refresh_split
 from training.trainer import TrainConfig, encode, fine_tune, predict_ids, write_metrics
@@ -187,6 +188,9 @@ def train_user_model(labeled, eval_file=None, base: str | None = None, name: str
         if user_aspects or (base_path / HEADS_FILE).exists():
             log(f"training the aspect heads ({len(user_aspects)} of your reviews have aspect labels)")
             clause_heads.train_heads(directory, user_aspects, log=log)
+        if (base_path / FLAG_HEADS_FILE).exists():  # the flag heads read the same encoder's states
+            log("training the flag heads (sarcasm, templated)")
+            flag_heads.train_flag_heads(directory, log=log)
     trained = train_and_save(net, tok, train, dev, cfg, out, new_meta, log=log, own_tokenizer=own_tokenizer,
                              root=registry.models_dir(), finish=heads)
     log("measuring the new and the serving model on the evaluation split")
@@ -237,5 +241,6 @@ def train_refresh_recipe(out_dir: Path, start: Path | None = None, cfg: TrainCon
         if (start / FAST_FILE).exists():
             shutil.copyfile(start / FAST_FILE, directory / FAST_FILE)
         clause_heads.train_heads(directory, log=log)
+        flag_heads.train_flag_heads(directory, log=log)
     new_meta = {**meta, "name": version_name(), "recipe": "default refresh: team corpus + replay of the default recipe"}
     return train_and_save(net, tok, train, dev, cfg, out_dir, new_meta, log=log, finish=finish)

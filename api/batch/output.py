@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from models.flags import flag_kinds
 from models.schema import Analysis
 from nlp.files import InputError
 
@@ -17,9 +18,12 @@ from nlp.files import InputError
 def scored_row(row: dict, res: Analysis, structured: bool) -> dict:
     """An input row with the analysis' columns added (aspects as JSON text unless the format is `structured`)."""
     aspects = [a.model_dump(mode="json", exclude_none=True) for a in res.aspects]
+    details = [f.model_dump(mode="json") for f in res.flags or []]
     return {**row, "lang": res.lang, "sentiment_label": res.sentiment.label, "sentiment_score": res.sentiment.score,
             "sentiment_confidence": res.sentiment.confidence,
-            "aspects": aspects if structured else json.dumps(aspects, ensure_ascii=False)}
+            "aspects": aspects if structured else json.dumps(aspects, ensure_ascii=False),
+            # trust flags: the kinds, comma-separated, then each flag's confidence and reason
+            "flags": flag_kinds(res), "flag_details": details if structured else json.dumps(details, ensure_ascii=False)}
 
 
 SINGLE_FILE = (".csv", ".jsonl", ".json", ".xlsx", ".parquet")  # the formats of an output file

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import numbers
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from api.batch.output import OutputWriter, scored_row
 from api.batch.workers import analysed, default_workers, fork_pool
 from api.storage.times import check_review_time
 from models.analyzer import Analyzer
+from models.flags import DuplicateFinder, rating_mismatch, with_flags
 from models.runtime.backends import release_free_memory
 from models.schema import Analysis
 from nlp.files import BadRow, InputError, iter_rows, missing_column, parse_when
@@ -53,11 +55,14 @@ class Summary:
     stored: int | None = None  # with a store: rows stored for /v1/stats
     untimed: int = 0  # of those, rows whose time cell was empty or unreadable: they count at the time of scoring
     ungrouped: int = 0  # of those, rows stored without a --by value that was not a group value (check_group)
+    flagged: int = 0  # scored rows with a trust flag (the review queue: --flags-only writes only these)
 
     def line(self) -> str:
         s = f"scored {self.scored} row(s), failed {self.failed}"
         if self.failed:
             s += f" (see {self.errors_file}): " + ", ".join(f"{k} ×{v}" for k, v in self.reasons.items())
+        if self.flagged:
+            s += f"; {self.flagged} flagged for a human to check (flags column)"
         if self.stored is not None:
             s += f"; stored {self.stored} for /v1/stats"
             if self.untimed:
@@ -131,13 +136,21 @@ def read_chunks(rows, check_row, rows_done: int = 0):
 
 
 def check_columns(input_path, row: dict, text_col: str, id_col: str | None, time_col: str | None,
-                  group_cols: tuple[str, ...] = ()) -> None:
+                  group_cols: tuple[str, ...] = (), rating_col: str | None = None) -> None:
     """A clear error when the input lacks a column the run reads."""
-    missing = [c for c in [text_col, id_col, time_col, *group_cols] if c and c not in row]
+    missing = [c for c in [text_col, id_col, time_col, *group_cols, rating_col] if c and c not in row]
     if missing:
         option = {**{c: "--by" for c in group_cols}, text_col: "--text-col", id_col: "--id-col",
-                  time_col: "--time-col"}[missing[0]]
+                  time_col: "--time-col", rating_col: "--rating-col"}[missing[0]]
         raise missing_column(input_path, missing[0], row, option)
+
+
+def _rating(value) -> float | None:
+    """A rating cell as a number (4, "4", "4.0", "4星"), or None where it holds none."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    m = re.match(r"\s*(\d+(?:\.\d+)?)", str(value or ""))
+    return float(m.group(1)) if m else None
 
 
 def _progress_path(output_path: str) -> Path:
@@ -148,17 +161,21 @@ class ScoreRun:
     """The state of one `score_file` run: the output and error files, the summary, the resume checkpoint."""
 
     def __init__(self, input_path, output_path: str, text_col: str, id_col: str | None, time_col: str | None,
-                 tz: dt.tzinfo, store, resume: bool, progress: bool, group_cols: tuple[str, ...] = ()):
+                 tz: dt.tzinfo, store, resume: bool, progress: bool, group_cols: tuple[str, ...] = (),
+                 rating_col: str | None = None, rating_scale: int = 5, flags_only: bool = False):
         self.input_path, self.output_path = input_path, output_path
         self.text_col, self.id_col, self.time_col, self.tz, self.store = text_col, id_col, time_col, tz, store
         self.group_cols = tuple(group_cols)
+        self.rating_col, self.rating_scale, self.flags_only = rating_col, rating_scale, flags_only
+        # copy-paste repeats are looked for among this run's rows (a resumed run: among the rows after the resume)
+        self.duplicates = DuplicateFinder()
         self.errors_path = "voc-score.errors.jsonl" if output_path == "-" else output_path + ".errors.jsonl"
         self.summary = Summary(output=output_path, errors_file=self.errors_path, stored=0 if store is not None else None)
         self.state = {"rows_done": 0, "out_bytes": None, "err_bytes": 0}
         if resume:
             self._resume()
         self.writer = OutputWriter(output_path, append_at=self.state["out_bytes"] if self.state["rows_done"] else None)
-        self.rows = iter_rows(input_path, need=(text_col, id_col, time_col, *self.group_cols))
+        self.rows = iter_rows(input_path, need=(text_col, id_col, time_col, *self.group_cols, rating_col))
         self.bar = tqdm(desc="scoring", unit="row", disable=not progress, file=sys.stderr, dynamic_ncols=True,
                         initial=self.state["rows_done"])
         self.errors = None
@@ -175,6 +192,7 @@ class ScoreRun:
             self.state.update(saved)
             self.summary.scored, self.summary.failed = saved["scored"], saved["failed"]
             self.summary.reasons = saved.get("reasons", {})
+            self.summary.flagged = saved.get("flagged", 0)
 
     def errors_file(self):
         """Opened on first use, once the input's columns are known to be there: a run that stops at a missing
@@ -197,7 +215,7 @@ class ScoreRun:
         s = self.summary
         tmp.write_text(json.dumps({
             "input": str(self.input_path), "rows_done": last_row, "scored": s.scored, "failed": s.failed,
-            "reasons": s.reasons, "out_bytes": self.writer.tell(), "err_bytes": self.errors_file().tell()}))
+            "reasons": s.reasons, "flagged": s.flagged, "out_bytes": self.writer.tell(), "err_bytes": self.errors_file().tell()}))
         os.replace(tmp, path)  # atomic: a kill never leaves half a checkpoint
 
     def fail(self, row_no: int, code: str, message: str, raw=None) -> None:
@@ -219,7 +237,9 @@ class ScoreRun:
         good, done, times, groups = [], [], [], []
         for (n, row), res in zip(chunk.rows, results):
             if isinstance(res, Analysis):
-                good.append(scored_row(row, res, self.writer.structured))
+                res = self.batch_flags(row, res)
+                if res.flags or not self.flags_only:
+                    good.append(scored_row(row, res, self.writer.structured))
                 done.append(res)
                 times.append(review_time(row.get(self.time_col), self.tz) if self.time_col else None)
                 groups.append(self.groups_of(row))
@@ -228,11 +248,19 @@ class ScoreRun:
         if self.store is not None and done:  # before the checkpoint: a crash here re-stores a chunk, never loses one
             self.summary.stored += self.store.save(done, reviewed=times, groups=groups)
             self.summary.untimed += sum(t is None for t in times) if self.time_col else 0
-        self.summary.scored += len(good)
+        self.summary.scored += len(done)
+        self.summary.flagged += sum(bool(r.flags) for r in done)
         self.write_errors()
         self.bar.update(len(chunk.rows) + len(chunk.bad))
         self.checkpoint(chunk.last)
         release_free_memory()  # every chunk has other tensor shapes; keeps peak RSS flat over a long file
+
+    def batch_flags(self, row: dict, res: Analysis) -> Analysis:
+        """The flags that need more than the text: its star rating (--rating-col) and the batch's other reviews."""
+        flags = [None if res.placeholder else self.duplicates.check(res.id, res.text)]
+        if self.rating_col:
+            flags.append(rating_mismatch(res, _rating(row.get(self.rating_col)), self.rating_scale))
+        return with_flags(res, flags)
 
     def groups_of(self, row: dict) -> dict:
         """The row's --by values to store; one that cannot be a group value is left out (and counted), not the row."""
@@ -251,7 +279,8 @@ class ScoreRun:
 
     def chunks(self):
         return read_chunks(self.rows, lambda row: check_columns(self.input_path, row, self.text_col, self.id_col,
-                                                                self.time_col, self.group_cols), self.state["rows_done"])
+                                                                self.time_col, self.group_cols, self.rating_col),
+                           self.state["rows_done"])
 
     def close(self) -> None:
         self.bar.close()
@@ -272,17 +301,21 @@ class ScoreRun:
 def score_file(analyzer: Analyzer, input_path: str, output_path: str, text_col: str = "text",
                id_col: str | None = None, progress: bool = True, resume: bool = False, store=None,
                time_col: str | None = None, tz: dt.tzinfo = dt.timezone.utc, workers: int | None = None,
-               group_cols: tuple[str, ...] = ()) -> Summary:
+               group_cols: tuple[str, ...] = (), rating_col: str | None = None, rating_scale: int = 5,
+               flags_only: bool = False) -> Summary:
     """Score a file row by row into `output_path`. With `store` (api.storage.store.Store) every scored row is also stored,
     at its `time_col` time, for /v1/stats: batch exports and API traffic then feed one dashboard. `workers`:
     processes scoring at once (default `default_workers`; more than one only in fast mode). `group_cols`: columns
-    (shop, category) whose values are stored with each row, for /v1/stats?by=group:shop and alerts."""
+    (shop, category) whose values are stored with each row, for /v1/stats?by=group:shop and alerts. `rating_col`: star
+    ratings (of `rating_scale`: 5 or 10), for the `rating_mismatch` flag. `flags_only`: write only the rows with a
+    trust flag (the review queue; every row is still scored, counted and stored)."""
     workers = default_workers(analyzer) if workers is None else workers
     if workers < 1:
         raise InputError(f"workers must be at least 1, not {workers}")
     if workers > 1 and analyzer.scorer.engine != "fast":
         raise InputError("more than one worker is for fast mode; the accurate engine already runs on every core")
-    run = ScoreRun(input_path, output_path, text_col, id_col, time_col, tz, store, resume, progress, group_cols)
+    run = ScoreRun(input_path, output_path, text_col, id_col, time_col, tz, store, resume, progress, group_cols,
+                   rating_col=rating_col, rating_scale=rating_scale, flags_only=flags_only)
     pool = fork_pool(analyzer, workers) if workers > 1 else None
     try:
         for chunk, results in analysed(analyzer, run.chunks(), run.items_of, pool, workers):

@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from models.alerts import choose_period, period_start, pick_quotes
+from api.report.review_queue import review_queue
 from nlp.document import is_placeholder_text
 from nlp.files import BadRow, iter_rows, parse_when
 
@@ -39,6 +40,14 @@ def _is_placeholder(row: dict, label: str, text_col: str) -> bool:
     if label != "neutral" or _num(row.get("sentiment_confidence")) != 1.0 or _aspects(row.get("aspects")):
         return False
     return is_placeholder_text(str(row.get(text_col, "")))
+
+
+def _contradicts(row: dict, rating: float, label: str) -> bool:
+    """The text contradicts the rating: `voc score --rating-col` flagged it rating_mismatch (the text confidently
+    opposite); a file scored without that flag falls back to the label against the stars."""
+    if "flags" in row:
+        return "rating_mismatch" in str(row["flags"] or "").split(",")
+    return (rating >= 4 and label == "negative") or (rating <= 2 and label == "positive")
 
 
 def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=None) -> dict:
@@ -83,7 +92,7 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
             r = _num(row.get(rating_col))
             if r is not None:
                 ratings.append(r)
-                if (r >= 4 and label == "negative") or (r <= 2 and label == "positive"):
+                if _contradicts(row, r, label):
                     contradictions.append({"rating": r, "label": label, "text": str(row.get(text_col, ""))[:200]})
     # the report's language: English where most reviews are, Chinese otherwise
     data = {"rows": n, "lang": "en" if langs["en"] > n / 2 else "zh", "sentiment_share": {lab: share[lab] for lab in LABELS}}
@@ -125,6 +134,7 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
         data["topics"] = [{"id": t, "label": topic_labels.get(t, ""), "size": sum(c.values()),
                            "negative_share": round(c["negative"] / sum(c.values()), 4)}
                           for t, c in sorted(topics.items(), key=lambda kv: -sum(kv[1].values()))]
+    data["review_queue"] = review_queue(scored_path, text_col)
     if rating_col:
         kpi = {"rated_rows": len(ratings), "contradictions": len(contradictions), "contradiction_examples": contradictions[:10]}
         if ratings and max(ratings) > 5:  # 0–10 scale: Net Promoter Score

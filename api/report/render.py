@@ -12,6 +12,7 @@ from plotly.offline import get_plotlyjs
 
 from api.report.aggregate import LABELS
 from models.aspects import aspect_names
+from api.report.review_queue import review_queue_section
 
 COLORS = {"positive": "#2e9d5b", "neutral": "#9aa0a6", "negative": "#d6453d"}
 # neither green nor red: those mean positive/negative everywhere else in the report
@@ -138,6 +139,8 @@ def _figures(data: dict, names: dict | None = None) -> list[tuple[str, str, dict
         out.append(("kpi", "满意度 Satisfaction KPIs", None,
                     f"<p class='kpi'>{headline} · text positive {k['text_positive_share']}% · "
                     f"{k['contradictions']} rating/text contradictions</p><ul>{ex}</ul>"))
+    if "review_queue" in data:
+        out.append(review_queue_section(data["review_queue"]))
     return out
 
 

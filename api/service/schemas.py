@@ -22,6 +22,9 @@ class Item(BaseModel):
     groups: dict[str, str] | None = Field(None, description="group values to break results down by in /v1/stats "
                                                             "(by=group:shop) and alerts: {\"shop\": \"旗舰店\"}; at most 8 "
                                                             "names (letters, digits, _), values up to 200 characters")
+    rating: float | None = Field(None, ge=0, le=10, description="the review's star rating (1–5; above 5: a 0–10 scale): "
+                                                                "a text that confidently contradicts it is flagged "
+                                                                "rating_mismatch")
 
 
 class ChatTurnIn(BaseModel):

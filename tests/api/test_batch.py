@@ -11,7 +11,7 @@ from api.storage.store import Store
 from api.storage.times import parse_tz
 
 VOC = str(Path(sys.executable).parent / "voc")
-ADDED = ["lang", "sentiment_label", "sentiment_score", "sentiment_confidence", "aspects"]
+ADDED = ["lang", "sentiment_label", "sentiment_score", "sentiment_confidence", "aspects", "flags", "flag_details"]
 
 
 def voc(*args, stdin=None):

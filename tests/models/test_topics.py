@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from models.topics import MIN_TEXTS, TopicError, TopicModel, discover, topic_tokens
+from models.topics import MIN_TEXTS, TopicError, TopicModel, discover, over_time, topic_tokens
+from nlp.tokenize import is_dictionary_word
 from tests.topic_corpus import corpus
 
 VOC = str(Path(sys.executable).parent / "voc")
@@ -36,6 +37,7 @@ def test_known_themes_come_out_as_separate_topics(fitted):
     purity = theme_of_topics(result.assignments, themes)
     assert all(share >= 0.9 for _, share in purity.values()), purity  # no topic mixes themes
     assert {theme for theme, _ in purity.values()} == set(themes)  # every theme has its own topic(s)
+    assert len(purity) == len(set(themes))  # a theme that HDBSCAN split in two is merged back: one topic each
 
 
 def test_topics_are_readable_and_follow_the_contract(fitted):
@@ -46,7 +48,9 @@ def test_topics_are_readable_and_follow_the_contract(fitted):
         assert {"id", "label", "keywords", "size", "negative_share", "aspect", "examples"} <= set(t)
         assert len(t["examples"]) == 3 and t["negative_share"] == 1.0
         words = t["label"].split(" / ")
-        assert 3 <= len(words) <= 4 and all(len(w) <= 6 for w in words)  # words, not whole sentences
+        assert 2 <= len(words) <= 4 and all(len(w) <= 6 for w in words)  # words, not whole sentences
+        assert all(w.isascii() or is_dictionary_word(w) for w in words)  # whole words, not jieba's guesses
+        assert not any(a != b and a in b for a in words for b in words)  # no word inside another
         assert any("\u4e00" <= ch <= "\u9fff" for ch in t["label"])
     aspects = {t["aspect"] for t in out["topics"]}
     assert {"logistics", "customer_service"} <= aspects
@@ -103,7 +107,49 @@ def test_cli_topics_over_time_and_negative_only(tmp_path):
     data = json.loads(out.read_text("utf-8"))
     assert len(data["assignments"]) == len(texts) and data["assignments"][0]["id"] == "x0"
     assert data["over_time"] and data["per_class"]
+    assert {p["period"] for p in data["over_time"]} == {"2026-11-01", "2026-11-02", "2026-11-03"}  # calendar days
     assert len({t["id"] for t in data["topics"]} - {-1}) >= 3
+
+
+def test_update_keeps_ids_and_labels_and_gives_a_new_theme_a_new_id(voc_home):
+    texts, themes = corpus(per_theme=40, seed=0)
+    first = [t for t, th in zip(texts, themes) if th != "service"]
+    old_result, old = discover(first, [str(i) for i in range(len(first))], seed=7, save_as="shop")
+    old_topics = {t["id"]: t["label"] for t in old_result.topics if t["id"] != -1}
+    new_texts, new_themes = corpus(per_theme=40, seed=1)  # other reviews of the same themes, and service
+    result, model = discover(new_texts, [str(i) for i in range(len(new_texts))], seed=7, update="shop")
+    by_theme = {th: Counter(a for a, x in zip(result.assignments, new_themes) if x == th).most_common(1)[0][0]
+                for th in set(new_themes)}
+    old_by_theme = {th: Counter(a for a, x in zip(old_result.assignments, themes) if x == th).most_common(1)[0][0]
+                    for th in ("delivery", "colour")}
+    assert by_theme["delivery"] == old_by_theme["delivery"] and by_theme["colour"] == old_by_theme["colour"]
+    assert by_theme["service"] not in old_topics and by_theme["service"] > max(old_topics)  # new theme: a new id
+    labels = {t["id"]: t["label"] for t in result.topics}
+    assert all(labels[t] == old_topics[t] for t in labels if t in old_topics)  # existing topics keep their labels
+    assert "客服" in labels[by_theme["service"]]
+    again = TopicModel.load("shop")  # the update was saved under the same name
+    assert again.transform(["客服态度很差，问了3遍都不回复"]) == [by_theme["service"]]
+    assert again.label(by_theme["delivery"]) == old_topics[by_theme["delivery"]]
+
+
+def test_topic_count_is_capped(voc_home):
+    texts, _ = corpus(per_theme=40, seed=0)
+    result, _ = discover(texts, [str(i) for i in range(len(texts))], seed=7, max_topics=2)
+    assert len({t["id"] for t in result.topics} - {-1}) <= 2
+    with pytest.raises(TopicError, match="at least 2"):
+        discover(texts, [str(i) for i in range(len(texts))], max_topics=1)
+
+
+def test_over_time_uses_calendar_periods():
+    stamps = ["2025-08-27T15:59:42.650", "2025-08-28 09:00", "2025-09-02", "not a date", "2025-12-30T23:00:00+08:00"]
+    weeks = over_time(stamps, [0, 0, 1, 1, 0], lambda t: f"t{t}", "week")
+    assert [(p["period"], p["topic"], p["count"]) for p in weeks] == [("2025-W35", 0, 2), ("2025-W36", 1, 1), ("2026-W01", 0, 1)]
+    months = over_time(stamps, [0, 0, 1, 1, 0], lambda t: f"t{t}")  # four months: weeks by default
+    assert {p["period_type"] for p in months} == {"week"}
+    assert over_time(stamps, [0] * 5, str, "month")[0] == {"period": "2025-08", "period_type": "month", "topic": 0,
+                                                            "label": "0", "count": 2}
+    with pytest.raises(TopicError, match="unknown period"):
+        over_time(stamps, [0] * 5, str, "year")
 
 
 def test_the_pipeline_parts_are_constructor_arguments():

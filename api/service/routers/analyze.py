@@ -8,6 +8,7 @@ from api.service.dependencies import ServiceDep, v1_router
 from api.service.errors import ApiError, errors
 from api.service.limits import check_text, item_groups, review_times
 from api.service.schemas import AnalyzeRequest, AnalyzeResponse
+from models.flags import DuplicateFinder, rating_mismatch, with_flags
 from models.schema import Analysis, ItemError
 from nlp.document import TextError
 
@@ -67,5 +68,16 @@ async def analyze(req: AnalyzeRequest, service: ServiceDep):
     bad = [r for r in results if isinstance(r, ItemError)]
     if bad:
         raise ApiError(422, bad[0].error.code, f"item {bad[0].id!r}: {bad[0].error.message}")
+    if req.items is not None:
+        results = batch_flags(results, [it.rating for it in req.items])
     await service.remember(results, reviewed, groups)
     return json_results(results)
+
+
+def batch_flags(results: list[Analysis], ratings: list[float | None]) -> list[Analysis]:
+    """The flags that need more than one text: an item's rating, and copy-paste repeats among the request's items.
+    A scale is 0–10 when any rating of the request is above 5."""
+    scale = 10 if any(r is not None and r > 5 for r in ratings) else 5
+    dupes = DuplicateFinder()
+    return [with_flags(res, [None if res.placeholder else dupes.check(res.id, res.text),
+                             rating_mismatch(res, rating, scale)]) for res, rating in zip(results, ratings)]
