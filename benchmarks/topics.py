@@ -3,8 +3,9 @@
     python benchmarks/topics.py [--n 3000]
 
 Reads the shared zh dev set when present (measuring only), else a generated corpus.
-Prints topics found, outlier share, seconds, and the adjusted Rand index between
-the assignments of two seeds.
+Prints topics found, outlier share, seconds, label quality (words per label; the share of label words that are
+whole dictionary words, not jieba's guesses such as 头用 or 价买) and the adjusted Rand index between the
+assignments of two seeds.
 """
 import argparse
 import json
@@ -49,6 +50,12 @@ def main():
         outliers = sum(a == -1 for a in result.assignments) / len(docs)
         print(f"seed {seed}: {len(docs)} texts → {len([x for x in result.topics if x['id'] != -1])} topics, "
               f"{outliers:.1%} outliers, {dt:.1f}s", flush=True)
+        from nlp.tokenize import _jieba  # the dictionary itself, so that the script also measures older versions
+
+        words = [w for x in result.topics if x["id"] != -1 for w in x["label"].split(" / ")]
+        labels = max(1, len([x for x in result.topics if x["id"] != -1]))
+        whole = sum(w.isascii() or _jieba().FREQ.get(w, 0) > 0 for w in words) / max(len(words), 1)
+        print(f"   labels: {len(words) / labels:.1f} words each, {whole:.0%} whole dictionary words")
         for x in result.topics[:8]:
             print(f"   {x['id']:3d} {x['size']:5d}  {x['label']}  ({x.get('aspect')})")
         runs.append(result.assignments)

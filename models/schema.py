@@ -39,7 +39,7 @@ class Topic(BaseModel):
 
 class Flag(BaseModel):
     """A reason not to take a review at face value; the review queue (`voc score --flags-only`) lists them."""
-    kind: str = Field(description="rating_mismatch | incentivised | templated | duplicate | sarcasm")
+    kind: str = Field(description="rating_mismatch | incentivised | templated | duplicate | sarcasm (docs/contract.md)")
     confidence: float
     reason: str = Field("", description="why, in a few words (the phrase or the rating that triggered it)")
 

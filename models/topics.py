@@ -76,22 +76,21 @@ def _bertopic_backend(embed: Callable[[list[str]], np.ndarray]):
 
 
 def _near_duplicates(centroids: dict[int, np.ndarray]) -> list[list[int]]:
-    """Groups of topics whose centroids are within NEAR_DUPLICATE of each other (joined transitively)."""
+    """Groups of topics every two of which have centroids within NEAR_DUPLICATE (complete linkage, closest pairs
+    first): a chain of neighbours, each a little different, is not one topic."""
     ids = sorted(centroids)
-    parent = {t: t for t in ids}
-
-    def root(t):
-        while parent[t] != t:
-            t = parent[t]
-        return t
-    for i, a in enumerate(ids):
-        for b in ids[i + 1:]:
-            if float(centroids[a] @ centroids[b]) >= NEAR_DUPLICATE:
-                parent[root(b)] = root(a)
-    groups: dict[int, list[int]] = {}
-    for t in ids:
-        groups.setdefault(root(t), []).append(t)
-    return [g for g in groups.values() if len(g) > 1]
+    group = {t: [t] for t in ids}
+    sims = sorted(((float(centroids[a] @ centroids[b]), a, b) for i, a in enumerate(ids) for b in ids[i + 1:]), reverse=True)
+    for sim, a, b in sims:
+        if sim < NEAR_DUPLICATE:
+            break
+        ga, gb = group[a], group[b]
+        if ga is not gb and all(float(centroids[x] @ centroids[y]) >= NEAR_DUPLICATE for x in ga for y in gb):
+            ga.extend(gb)
+            for t in gb:
+                group[t] = ga
+    unique = {id(g): g for g in group.values()}
+    return [sorted(g) for g in unique.values() if len(g) > 1]
 
 
 def _label(words: list[tuple[str, float]]) -> str:

@@ -173,3 +173,15 @@ def test_the_pipeline_parts_are_constructor_arguments():
     assert bertopic.hdbscan_model is clusterer
     assert isinstance(bertopic.umap_model, UMAP) and bertopic.umap_model.random_state == 3
     assert bertopic.vectorizer_model.tokenizer is topic_tokens
+
+
+def test_near_duplicate_topics_merge_without_chaining():
+    import numpy as np
+
+    from models.topics import _near_duplicates
+
+    def unit(deg):
+        return np.array([np.cos(np.radians(deg)), np.sin(np.radians(deg))])
+    # 0–1 and 1–2 are 15° apart (cos 0.966), 0–2 30° (0.866): a chain, not one topic
+    assert _near_duplicates({0: unit(0), 1: unit(15), 2: unit(30)}) in ([[0, 1]], [[1, 2]])
+    assert _near_duplicates({0: unit(0), 1: unit(5), 2: unit(8), 3: unit(90)}) == [[0, 1, 2]]
