@@ -63,7 +63,7 @@ def best_threshold(probs: np.ndarray, truth: np.ndarray) -> float:
     return float(grid[int(np.argmax(f1))])
 
 
-def train_flag_heads(model_dir: Path, Cs=(0.5, 2.0, 8.0), log=print) -> FlagHeads:
+def train_flag_heads(model_dir: Path, Cs=(0.5, 2.0, 8.0, 32.0), log=print) -> FlagHeads:
     from models.sentiment import SentimentScorer
 
     scorer = SentimentScorer.load(model_dir, engine="fp32")
@@ -95,7 +95,7 @@ def train_flag_heads(model_dir: Path, Cs=(0.5, 2.0, 8.0), log=print) -> FlagHead
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model_dir", nargs="?", type=Path, default=REPO_MODELS)
-    ap.add_argument("--C", type=float, nargs="+", default=[0.5, 2.0, 8.0],
+    ap.add_argument("--C", type=float, nargs="+", default=[0.5, 2.0, 8.0, 32.0],
                     help="inverse regularisation strengths to try; the one with the best dev F1 is kept")
     args = ap.parse_args(argv)
     heads = train_flag_heads(args.model_dir, Cs=tuple(args.C), log=lambda m: print(m, file=sys.stderr))
