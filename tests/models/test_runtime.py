@@ -10,6 +10,7 @@ import torch
 
 from models.clause_heads import HEADS_FILE
 from models.fast import FAST_FILE
+from models.flag_heads import FLAG_HEADS_FILE
 from models.runtime import hardware
 from models.runtime.backends import OnnxNet
 from models.runtime.export import (GRAPH_VERSION, INT8_TAG, KEEP_MODEL_GRAPHS, OUTSIDE_GRAPH, export, remove_stale,
@@ -184,7 +185,7 @@ def test_the_engine_is_chosen_only_where_asked_or_native(monkeypatch):
 
 
 def test_the_graph_fingerprint_skips_exactly_the_files_read_outside_the_graph():
-    assert set(OUTSIDE_GRAPH) == {FAST_FILE, HEADS_FILE}
+    assert set(OUTSIDE_GRAPH) == {FAST_FILE, HEADS_FILE, FLAG_HEADS_FILE}
 
 
 def test_nothing_under_models_reads_the_environment_but_its_paths():
