@@ -71,6 +71,7 @@ def test_flag_heads_round_trip(tmp_path):
     assert FlagHeads.load(tmp_path / "none") is None
 
 
+@pytest.mark.slow
 def test_shipped_model_flags_reviews():
     """The default model's analyzer raises the learned and the phrase flags in its one pass."""
     from models.analyzer import Analyzer
