@@ -84,6 +84,8 @@ def cmd_score(args, settings: Settings) -> int:
             return _err(f"--store: cannot open the database: {type(e).__name__}: {e}")
     try:
         if args.cluster:
+            if args.flags_only:  # the review queue needs the batch-level flags, which partitions scored apart lack
+                return _err("--flags-only is for one-machine runs, not --cluster")
             output, summary = _score_on_cluster(args, settings, args.output)
         else:
             analyzer = _analyzer(settings)

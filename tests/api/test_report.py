@@ -38,7 +38,8 @@ def test_report_has_every_section_with_chart_data(tmp_path):
     html = report.read_text("utf-8")
     parser = Sections()
     parser.feed(html)
-    assert parser.ids == ["sentiment", "aspects", "pain_points", "trend", "cross_category", "cross_shop", "kpi", "review_queue"]
+    assert parser.ids == ["alerts", "sentiment", "aspects", "pain_points", "trend", "cross_category", "cross_shop", "kpi",
+                          "review_queue"]
     assert not re.search(r"<(script|img|iframe)[^>]*\ssrc=|<link[^>]*\shref=", html)  # nothing is fetched: it opens offline
     assert "Plotly.newPlot" in html and len(html) > 1_000_000  # plotly.js embedded
     data = json.loads(re.search(r'<script type="application/json" id="voc-data">(.*?)</script>', html, re.S).group(1))
