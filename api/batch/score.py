@@ -27,12 +27,12 @@ from tqdm import tqdm  # not tqdm.auto: its notebook probe costs 0.1 s of start-
 
 from api.batch.output import OutputWriter, scored_row
 from api.batch.workers import analysed, default_workers, fork_pool
-from api.storage.times import check_review_time
+from api.storage.times import review_time
 from models.analyzer import Analyzer
 from models.flags import DuplicateFinder, rating_mismatch, with_flags
 from models.runtime.backends import release_free_memory
 from models.schema import Analysis
-from nlp.files import BadRow, InputError, iter_rows, missing_column, parse_when
+from nlp.files import BadRow, InputError, iter_rows, missing_column
 
 CHUNK = 256
 
@@ -70,19 +70,6 @@ class Summary:
             if self.ungrouped:
                 s += f" ({self.ungrouped} without a --by value that is over 200 characters or holds control characters)"
         return s
-
-
-def review_time(value, tz: dt.tzinfo) -> dt.datetime | None:
-    """A time cell as an aware UTC datetime (dates, date-times, Excel dates, Unix times; no offset: `tz`), or None,
-    also where it cannot be a review's time (check_review_time: 9999-12-31 and the like)."""
-    t = parse_when(value)
-    if t is None:
-        return None
-    t = t.to_pydatetime()
-    try:
-        return check_review_time((t if t.tzinfo else t.replace(tzinfo=tz)).astimezone(dt.timezone.utc))
-    except (ValueError, OverflowError):
-        return None
 
 
 def _cell_text(value):

@@ -8,16 +8,18 @@ from pathlib import Path
 
 from api.report.aggregate import _aspects, _is_placeholder, _num
 from models.alerts import Item, Options, detect
-from nlp.files import BadRow, iter_rows, parse_when
+from api.storage.times import review_time
+from nlp.files import BadRow, iter_rows
 
 
 def alerts_path(output: str) -> Path:
     return Path(output + ".alerts.json")
 
 
-def scored_items(scored_path, text_col: str, time_col: str, by=()) -> tuple[list[Item], int]:
+def scored_items(scored_path, text_col: str, time_col: str, by=(), tz: dt.tzinfo = dt.timezone.utc
+                 ) -> tuple[list[Item], int]:
     """The scored rows with a readable time as alert items (platform placeholders left out), and how many rows had
-    no readable time."""
+    no readable time (also times that cannot be a review's, such as 9999-12-31: `review_time`, as `--store` reads them)."""
     items, untimed = [], 0
     for _, row in iter_rows(scored_path):
         if isinstance(row, BadRow) or "sentiment_label" not in row:
@@ -25,13 +27,13 @@ def scored_items(scored_path, text_col: str, time_col: str, by=()) -> tuple[list
         label = row["sentiment_label"]
         if _is_placeholder(row, label, text_col):
             continue
-        t = parse_when(row.get(time_col))
+        t = review_time(row.get(time_col), tz)
         if t is None:
             untimed += 1
             continue
         topic = row.get("topic_id")
         items.append(Item(
-            time=t.to_pydatetime(), label=label, text=str(row.get(text_col, "")),
+            time=t, label=label, text=str(row.get(text_col, "")),
             aspects=[(a["aspect"], a["label"], a.get("evidence", "")) for a in _aspects(row.get("aspects"))],
             topic=int(float(topic)) if topic not in (None, "") else None,
             groups={c: str(row[c]).strip() for c in by if row.get(c) not in (None, "") and str(row[c]).strip()},
@@ -42,7 +44,7 @@ def scored_items(scored_path, text_col: str, time_col: str, by=()) -> tuple[list
 def file_alerts(scored_path, text_col: str, time_col: str, by=(), tz: dt.tzinfo = dt.timezone.utc,
                 options: Options = Options()) -> dict:
     """Alerts over the whole export (`history`: a spike in week 6 of 8 is reported, not only the latest week's)."""
-    items, untimed = scored_items(scored_path, text_col, time_col, by)
+    items, untimed = scored_items(scored_path, text_col, time_col, by, tz)
     result = detect(items, options, tz, history=True)
     result.update(rows=len(items), untimed=untimed, tz=str(tz))
     return result

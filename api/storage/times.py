@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from nlp.files import parse_when
+
 
 def parse_tz(value: str | None) -> dt.tzinfo:
     """A time zone from "UTC", "Z", a fixed offset ("+08:00", "-0530") or an IANA name ("Asia/Shanghai")."""
@@ -47,3 +49,16 @@ def check_review_time(t: dt.datetime) -> dt.datetime:
     if not EARLIEST_REVIEW <= t <= latest:
         raise ValueError(f"{t.isoformat()} is not a review time: use one from 1990-01-01 to a day from now")
     return t
+
+
+def review_time(value, tz: dt.tzinfo) -> dt.datetime | None:
+    """A time cell as an aware UTC datetime (dates, date-times, Excel dates, Unix times; no offset: `tz`), or None,
+    also where it cannot be a review's time (check_review_time: 9999-12-31 and the like)."""
+    t = parse_when(value)
+    if t is None:
+        return None
+    t = t.to_pydatetime()
+    try:
+        return check_review_time((t if t.tzinfo else t.replace(tzinfo=tz)).astimezone(dt.timezone.utc))
+    except (ValueError, OverflowError):
+        return None
