@@ -174,10 +174,12 @@ class ConversationHeads:
         ci, cs, ai, ags = self.turn_scores(turns)
         x = conversation_features(turns, cs, ags, self.dim)
         sat = self.satisfaction.predict(x)[0]
-        resolved, escalation, effort = self.outcome.predict(x)[0]
-        return {"satisfaction": sat, "resolved": float(resolved), "escalation": float(escalation),
-                "effort": float(effort), "customer_turns": ci, "customer_scores": cs, "agent_turns": ai,
-                "agent_scores": ags}
+        out = {"satisfaction": sat, "customer_turns": ci, "customer_scores": cs, "agent_turns": ai, "agent_scores": ags}
+        for k, p in zip(self.outcome.labels, self.outcome.predict(x)[0]):
+            out[k] = float(p)
+            if k in self.info.get("blend", ()):  # with the turn that shows it most (training/conversation.py)
+                out[k] = (out[k] + (float(cs[:, CUSTOMER_SIGNALS.index(k)].max()) if len(cs) else 0.0)) / 2
+        return out
 
     def threshold(self, label: str) -> float:
         h = self.outcome

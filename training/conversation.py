@@ -198,14 +198,27 @@ def fit_heads(train: Featurized, log=print) -> ConversationHeads:
     W, b = _fit_linear(Z, train.y["satisfaction"], best, True)
     satisfaction = Linear(mean, scale, W, b, list(SATISFACTION), softmax=True)
     Ws, bs, ths = [], [], []
+    info["blend"] = []
     for k in OUTCOMES:
-        scored = {C: oof_predict(train.y[k], C, False) for C in CS}
-        fits = {C: (t := _best_threshold(p, train.y[k]), f1_score(train.y[k], p >= t)) for C, p in scored.items()}
-        C = max(CS, key=lambda c: fits[c][1])
-        info["C"][k], info["oof"][k] = C, round(fits[C][1], 4)
-        log(f"conversation head {k}: C={C}, out-of-fold F1 {fits[C][1]:.3f} at threshold {fits[C][0]}")
+        # escalation and effort may also be decided by the mean of the conversation head and the customer turn that
+        # shows the signal most (the turn head's maximum): kept where that is better out of fold
+        turn_max = (np.array([s[:, CUSTOMER_SIGNALS.index(k)].max() if len(s) else 0.0 for s in oof_c])
+                    if k in CUSTOMER_SIGNALS else None)
+        fits = {}
+        for C in CS:
+            p = oof_predict(train.y[k], C, False)
+            for blend in ([False, True] if turn_max is not None else [False]):
+                q = (p + turn_max) / 2 if blend else p
+                t = _best_threshold(q, train.y[k])
+                fits[C, blend] = (t, f1_score(train.y[k], q >= t))
+        (C, blend) = max(fits, key=lambda cb: fits[cb][1])
+        if blend:
+            info["blend"].append(k)
+        info["C"][k], info["oof"][k] = C, round(fits[C, blend][1], 4)
+        log(f"conversation head {k}: C={C}{', blended with its turn head' if blend else ''}, "
+            f"out-of-fold F1 {fits[C, blend][1]:.3f} at threshold {fits[C, blend][0]}")
         w, bb = _fit_linear(Z, train.y[k], C, False)
-        Ws.append(w), bs.append(bb), ths.append(fits[C][0])
+        Ws.append(w), bs.append(bb), ths.append(fits[C, blend][0])
     outcome = Linear(mean, scale, np.stack(Ws), np.array(bs, np.float32), list(OUTCOMES), thresholds=ths)
     return ConversationHeads(customer_turn, agent_turn, satisfaction, outcome, train.dim, info)
 
