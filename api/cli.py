@@ -105,6 +105,8 @@ def cmd_score(args, settings: Settings) -> int:
         except Exception as e:  # noqa: BLE001 — bad URL, unreachable server: say so, no traceback
             return _err(f"--store: cannot open the database: {type(e).__name__}: {e}")
     if args.chat:
+        if args.cluster:
+            return _err("--chat runs on this machine; drop --cluster")
         return cmd_score_chats(args, settings, output, store)
     try:
         if args.cluster:
