@@ -34,7 +34,7 @@ from nlp.chat import Turn
 CHATS_DIR = Path(__file__).resolve().parent.parent / "data" / "corpus" / "chats"
 EFFORT_TAGS = {"repeated_question", "already_told_you", "long_wait"}
 OUTCOMES = ("resolved", "escalation", "effort")
-CS = (0.01,)  # inverse regularisation strengths tried (features are standardised; ~3,900 of them)
+CS = (0.01,)  # inverse regularisation strengths tried; 0.01 won for every head against 0.005 out of fold
 
 
 def writer_of(stem: str) -> tuple[str, str]:
