@@ -65,6 +65,28 @@ def cmd_analyze(args, settings: Settings) -> int:
     return status
 
 
+def cmd_score_chats(args, settings: Settings, output: str, store) -> int:
+    """`voc score --chat`: one output row per conversation (api/batch/chats.py)."""
+    from api.batch.chats import score_chats
+    from api.report.conversations import aggregate_conversations
+
+    if args.mode == "fast":
+        return _err("--chat needs the accurate model (conversation heads read its states); drop --mode fast")
+    try:
+        analyzer = _analyzer(settings)
+        summary = score_chats(analyzer, args.input, output, conv_col=args.conv_col, text_col=args.text_col,
+                              role_col=args.role_col, time_col=args.time_col, id_col=args.id_col, roles=args.roles,
+                              progress=not args.quiet, store=store, tz=settings.tz)
+    except (InputError, ChatFormatError) as e:
+        return _err(str(e))
+    print(f"voc score: {summary.line().replace('row(s)', 'conversation(s)', 1)} → {summary.output}", file=sys.stderr)
+    if args.report and summary.scored:
+        render({"conversations": aggregate_conversations(output)}, Path(args.report),
+               title=f"VoC conversations: {Path(args.input).name}")
+        print(f"voc score: report → {args.report}", file=sys.stderr)
+    return 0 if summary.scored > 0 else 1
+
+
 def cmd_score(args, settings: Settings) -> int:
     output = args.output or ("-" if args.input == "-" else str(Path(args.input).with_suffix("")) + ".scored" + Path(args.input).suffix)
     if args.report and output == "-":
@@ -82,6 +104,10 @@ def cmd_score(args, settings: Settings) -> int:
             store = Store(settings.db_url, store_text=settings.store_text)
         except Exception as e:  # noqa: BLE001 — bad URL, unreachable server: say so, no traceback
             return _err(f"--store: cannot open the database: {type(e).__name__}: {e}")
+    if args.chat:
+        if args.cluster:
+            return _err("--chat runs on this machine; drop --cluster")
+        return cmd_score_chats(args, settings, output, store)
     try:
         if args.cluster:
             if args.flags_only:  # the review queue needs the batch-level flags, which partitions scored apart lack
@@ -350,6 +376,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "address uses a running scheduler; OUTPUT without a file suffix is a Parquet dataset (default "
                         "INPUT.scored/). Needs pip install 'voc-analyzer[cluster]'")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--chat", action="store_true", help="customer-service conversations: one output row per conversation "
+                                                      "(satisfaction, resolved, escalation, effort, agent quality)")
+    s.add_argument("--conv-col", help="with --chat: the conversation id column of a file with one row per message "
+                                      "(without it: one conversation per row, a transcript or a JSON 'turns' list)")
+    s.add_argument("--role-col", default="role", help="with --chat --conv-col: the sender column, roles or names (default: role)")
+    s.add_argument("--roles", help="with --chat: sender names → roles, e.g. 'helpdesk=agent,user=customer' "
+                                   "(names that say no role are otherwise inferred)")
     taxonomy_opt(s)
     model_opts(s)
     s.set_defaults(func=cmd_score)

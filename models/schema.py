@@ -61,6 +61,51 @@ class ChatSummary(BaseModel):
     trend: float | None = Field(None, description="last.score − first.score: > 0 means the customer ended happier")
 
 
+class AgentFlag(BaseModel):
+    turn: int = Field(description="index of the agent turn in `turns`")
+    kind: str = Field(description="rude | dismissive | scripted_non_answer | unhelpful | slow")
+    confidence: float
+    quote: str = Field(description="the agent turn's text (at most 200 characters)")
+
+
+class Escalation(BaseModel):
+    escalated: bool = Field(description="asks for a manager or a human, threatens a complaint or bad review "
+                                        "(投诉, 差评, 12315, 消协, chargeback) or to leave")
+    probability: float
+    turn: int | None = Field(None, description="the customer turn that shows it most clearly (when escalated)")
+    quote: str | None = None
+
+
+class Effort(BaseModel):
+    high: bool = Field(description="the customer had to work for it: repeated questions, \"I already told you\", "
+                                   "long waits")
+    probability: float
+    turns: list[int] = Field(default_factory=list, description="customer turns that repeat themselves or complain "
+                                                               "of having to (when high)")
+    long_waits: list[int] = Field(default_factory=list, description="turns that came after the customer waited "
+                                                                    "10 minutes or more for an answer (timed logs)")
+    longest_wait_min: float | None = None
+
+
+class AgentQuality(BaseModel):
+    response_min: dict[str, float] | None = Field(None, description="agent response times in minutes "
+                                                                    "(first, mean, max), when turns are timed")
+    flags: list[AgentFlag] = Field(default_factory=list)
+
+
+class Conversation(BaseModel):
+    """A customer-service conversation as a CX analyst reads it (models/conversation.py)."""
+    satisfaction: Sentiment = Field(description="the customer's satisfaction at the end, not their average mood")
+    resolved: bool
+    resolved_probability: float
+    escalation: Escalation
+    effort: Effort
+    turning_turn: int | None = Field(None, description="the customer turn where the mood moved most (≥ 0.5)")
+    customer_turns: int
+    agent_turns: int
+    agent: AgentQuality
+
+
 class Analysis(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": {
         "id": "row-17", "text": "物流很快，但是衣服有色差，客服也不回消息", "lang": "zh",
@@ -77,6 +122,8 @@ class Analysis(BaseModel):
     model: str
     chat: ChatSummary | None = None
     turns: list[TurnAnalysis] | None = None
+    conversation: Conversation | None = Field(None, description="chat logs, with a model that has conversation "
+                                                                "heads: satisfaction, resolved, escalation, effort, agent quality")
     flags: list[Flag] | None = Field(None, description="trust flags; absent where none was raised")
     placeholder: bool | None = Field(None, description="true where the text is what a platform writes for a missing "
                                                        "review (此用户没有填写评价, 系统默认好评): neutral, nobody's opinion; "

@@ -319,3 +319,69 @@ def parse_when(value):
         return None if pd.isna(t) else t
     except (ValueError, TypeError, OverflowError):
         return None
+
+
+@dataclass
+class MessageGroup:
+    """The messages of one conversation, grouped from a table with one row per message (`group_messages`)."""
+    id: str
+    turns: list  # nlp.chat.Turn, in time order where every message has a time, else in file order
+    rows: list[int]  # the input row numbers of its messages, in the order of `turns`
+
+
+def group_messages(rows, conv_col: str, text_col: str, role_col: str, time_col: str | None = None,
+                   roles: dict[str, str] | None = None) -> tuple[list[MessageGroup], list[BadRow]]:
+    """Rows of a message table (`iter_rows`' (row number, row) pairs) → conversations, in order of first appearance.
+
+    A conversation's messages are sorted by `time_col` when every one of them has a readable time (a stable sort:
+    messages of the same second keep the file's order), else kept in file order. The role column holds roles
+    (customer, 客服, helpdesk, ...) or speaker names (tb_8823, 小美): names that say no role are mapped by `roles` or
+    inferred per conversation (nlp.chat.infer_roles). A row without a conversation id or text is a BadRow, as is
+    a row the reader could not parse; each costs its own row only."""
+    from nlp.chat import Turn, infer_roles, role_of, system_as_agent
+
+    groups: dict[str, list[tuple[int, dict]]] = {}
+    bad: list[BadRow] = []
+    checked = False
+    for row_no, row in rows:
+        if isinstance(row, BadRow):
+            bad.append(row)
+            continue
+        if not checked:
+            for col, option in ((conv_col, "--conv-col"), (text_col, "--text-col"), (role_col, "--role-col"),
+                                (time_col, "--time-col")):
+                if col and col not in row:
+                    raise missing_column("the message table", col, row, option)
+            checked = True
+        conv, text = row.get(conv_col), row.get(text_col)
+        if conv is None or str(conv).strip() == "":
+            bad.append(BadRow(row_no, f"no conversation id in column {conv_col!r}", str(row)[:500]))
+        elif not isinstance(text, (str, numbers.Real)) or isinstance(text, bool) or str(text).strip() == "":
+            bad.append(BadRow(row_no, f"no message text in column {text_col!r}", str(row)[:500]))
+        else:
+            key = str(int(conv)) if isinstance(conv, float) and conv.is_integer() else str(conv).strip()
+            groups.setdefault(key, []).append((row_no, row))
+    out = []
+    for key, msgs in groups.items():
+        if time_col:
+            times = [parse_when(r.get(time_col)) for _, r in msgs]
+            if all(t is not None for t in times):
+                try:
+                    order = sorted(range(len(msgs)), key=lambda k: times[k])
+                    msgs = [msgs[k] for k in order]
+                except TypeError:  # times with and without an offset cannot be compared: keep the file's order
+                    pass
+        turns, unknown = [], set()
+        for _, r in msgs:
+            who = "" if r.get(role_col) is None else str(r.get(role_col)).strip()
+            role = role_of(who, roles) if who else None
+            if role is None:
+                unknown.add(who)
+            text = r[text_col]
+            text = (str(int(text)) if float(text).is_integer() else str(text)) if isinstance(text, numbers.Real) else text
+            when = r.get(time_col) if time_col else None
+            turns.append(Turn(role or "customer", text, who, None if when in (None, "") else str(when)))
+        if unknown:
+            infer_roles(turns, unknown)
+        out.append(MessageGroup(key, system_as_agent(turns), [n for n, _ in msgs]))
+    return out, bad

@@ -12,6 +12,7 @@ from plotly.offline import get_plotlyjs
 
 from api.report.aggregate import LABELS
 from models.aspects import aspect_names
+from api.report.conversations import conversation_sections
 from api.report.review_queue import review_queue_section
 
 COLORS = {"positive": "#2e9d5b", "neutral": "#9aa0a6", "negative": "#d6453d"}
@@ -147,7 +148,10 @@ def _figures(data: dict, names: dict | None = None) -> list[tuple[str, str, dict
 def render(data: dict, path: Path, title: str = "VoC report", names: dict | None = None) -> None:
     """Write the report. `names`: aspect display names (models.aspects.aspect_names of the run's taxonomy)."""
     sections = []
-    for sid, heading, fig, extra in _figures(data, names):
+    figures = _figures(data, names) if "sentiment_share" in data else []
+    if "conversations" in data:  # voc score --chat
+        figures += conversation_sections(data["conversations"])
+    for sid, heading, fig, extra in figures:
         chart = (f"<div id='chart-{sid}' class='chart'></div><script>Plotly.newPlot('chart-{sid}', "
                  f"{json.dumps(fig['data'], ensure_ascii=False)}, {json.dumps({**fig['layout'], 'margin': {'t': 20}}, ensure_ascii=False)}, "
                  "{displaylogo: false, responsive: true});</script>") if fig else ""

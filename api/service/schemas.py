@@ -48,7 +48,11 @@ class AnalyzeRequest(BaseModel):
     time: str | None = Field(None, description="when `text` or `chat` was written, as for items")
     groups: dict[str, str] | None = Field(None, description="group values of `text`, as for items")
     items: list[Item] | None = Field(None, description="a batch of reviews (at most 256)")
-    chat: Union[str, list[ChatTurnIn], None] = Field(None, description="a chat log: transcript text or a list of turns")
+    chat: Union[str, list[ChatTurnIn], None] = Field(None, description="a chat log: transcript text or a list of turns; "
+                                                                          "the result carries `conversation` (satisfaction, "
+                                                                          "resolved, escalation, effort, agent quality)")
+    roles: dict[str, str] | None = Field(None, description="with `chat`: speaker names → customer / agent / system, for "
+                                                           "exports whose names say no role ({\"helpdesk\": \"agent\"})")
 
 
 class TopicsRequest(BaseModel):
@@ -107,6 +111,18 @@ class StatsResponse(BaseModel):
     items: int = Field(description="stored reviews in the window (placeholders not included)")
     placeholders: int = Field(description="platform stand-ins for missing reviews (系统默认好评) in the window, counted apart")
     groups: list[StatsGroup]
+    conversations: "StatsConversations | None" = Field(None, description="scored chat conversations in the window "
+                                                                         "(each also counts as an item, with its satisfaction)")
+
+
+class StatsConversations(BaseModel):
+    count: int
+    escalated: int
+    unresolved: int
+    share: dict[str, float] = Field(description="satisfaction shares: positive / neutral / negative")
+
+
+StatsResponse.model_rebuild()
 
 
 class ModelsResponse(BaseModel):

@@ -90,7 +90,7 @@ class Store:
                  "score": r.sentiment.score, "confidence": r.sentiment.confidence,
                  "aspects": [{"aspect": a.aspect, "label": a.label} for a in r.aspects],
                  "topic_id": r.topic.id if r.topic else None, "model": r.model, "placeholder": bool(r.placeholder),
-                 "text": r.text if self.store_text else None,
+                 "text": r.text if self.store_text else None, **_conversation_columns(r),
                  "flags": [f.model_dump() for f in r.flags] if r.flags else None} for r, t in zip(results, reviewed)]
         groups = groups or [{}] * len(results)
         if rows:
@@ -168,7 +168,24 @@ class Store:
             out.append({"key": key[0] if len(dims) == 1 else list(key), "count": n, "mean_score": round(g["score_sum"] / n, 4),
                         "share": {lab: round(g[lab] / n, 4) for lab in ("positive", "neutral", "negative")}})
         return {"by": by, "from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
-                "tz": str(tz), "items": total, "placeholders": placeholders, "groups": out}
+                "tz": str(tz), "items": total, "placeholders": placeholders, "groups": out,
+                "conversations": self.conversation_counts(window)}
+
+    def conversation_counts(self, window: list) -> dict:
+        """Scored chat conversations among the items in `window`: how many, escalated, unresolved, and their
+        satisfaction shares (each is also an item above, labelled with its satisfaction)."""
+        counts = {"count": 0, "escalated": 0, "unresolved": 0, "positive": 0, "neutral": 0, "negative": 0}
+        q = sa.select(analyses.c.conversation, analyses.c.label).where(analyses.c.kind == "conversation", *window)
+        with self.engine.connect() as con:
+            for conv, label in con.execute(q):
+                counts["count"] += 1
+                counts[label] += 1
+                counts["escalated"] += bool((conv or {}).get("escalated"))
+                counts["unresolved"] += not (conv or {}).get("resolved", True)
+        n = counts["count"]
+        return {"count": n, "escalated": counts["escalated"], "unresolved": counts["unresolved"],
+                "share": {lab: round(counts[lab] / n, 4) if n else 0.0 for lab in ("positive", "neutral", "negative")}}
+
 
     def alert_items(self, tz: dt.tzinfo = dt.timezone.utc, period: str | None = None, end: dt.datetime | None = None,
                     periods: int = 13) -> tuple[list[Item], str | None]:
@@ -280,3 +297,12 @@ def _yes(value) -> bool | None:
                 return v
     return None
 
+
+def _conversation_columns(r: Analysis) -> dict:
+    """A chat's kind and the summary /v1/stats counts (the full analysis is the caller's to keep)."""
+    c = r.conversation
+    if c is None:
+        return {"kind": "conversation" if r.chat is not None else "review"}
+    return {"kind": "conversation", "conversation": {
+        "satisfaction": {"label": c.satisfaction.label, "score": c.satisfaction.score}, "resolved": c.resolved, "escalated": c.escalation.escalated, "effort_high": c.effort.high,
+        "agent_flags": sorted({f.kind for f in c.agent.flags}), "turns": c.customer_turns + c.agent_turns}}

@@ -98,7 +98,8 @@ def test_items_count_at_their_review_time_in_the_asked_time_zone(store):
                                 "share": {"positive": 0.5, "neutral": 0.0, "negative": 0.5}}]
     assert store.stats(dt.datetime(2026, 11, 10, tzinfo=UTC), by="aspect") == {
         "by": "aspect", "from": "2026-11-10T00:00:00+00:00", "to": None, "tz": "UTC", "items": 1, "placeholders": 0,
-        "groups": []}
+        "groups": [], "conversations": {"count": 0, "escalated": 0, "unresolved": 0,
+                                        "share": {"positive": 0.0, "neutral": 0.0, "negative": 0.0}}}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

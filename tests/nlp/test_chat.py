@@ -53,3 +53,44 @@ def test_unknown_shapes_name_the_accepted_ones(bad):
 ])
 def test_opening_greetings_and_acknowledgments(text, opener):
     assert text[:opener_length(text)] == opener
+
+
+def test_qianniu_export():
+    log = ("tb_8823(2024-05-03 14:20:11):\n在吗，耳机左边没声音\n小美(2024-05-03 14:21:02): 亲，您好，麻烦提供一下订单号哦\n"
+           "tb_8823(2024-05-03 14:22:00):\n我要投诉，给我转人工\n还要给差评")
+    turns = parse_chat(log)
+    assert [(t.role, t.speaker, t.time) for t in turns] == [
+        ("customer", "tb_8823", "2024-05-03 14:20:11"), ("agent", "小美", "2024-05-03 14:21:02"),
+        ("customer", "tb_8823", "2024-05-03 14:22:00")]
+    assert turns[2].text == "我要投诉，给我转人工\n还要给差评"
+
+
+def test_wechat_style_lines_and_role_inference_by_greeting():
+    log = ("[2024-05-04 20:01] 王女士: 外卖洒了一半，汤全没了\n[2024-05-04 20:03] 美团小助手: 您好，很抱歉，请问是哪一单？\n"
+           "[2024-05-04 20:05] 王女士: 就是刚才那单")
+    assert [(t.role, t.speaker, t.time) for t in parse_chat(log)] == [
+        ("customer", "王女士", "2024-05-04 20:01"), ("agent", "美团小助手", "2024-05-04 20:03"),
+        ("customer", "王女士", "2024-05-04 20:05")]
+    # the agent writes first: greeting with 亲 and answering, it is still the agent
+    log = "[10:00] 小美: 亲，在的，有什么可以帮您？\n[10:01] Lily: 我的订单怎么还没发货？\n[10:02] 小美: 今天下午发出哦"
+    assert [t.role for t in parse_chat(log)] == ["agent", "customer", "agent"]
+
+
+def test_helpdesk_user_system_and_a_role_mapping():
+    assert [t.role for t in parse_chat("user: my internet is down\nsystem: Have you restarted the router?\nuser: yes")] == [
+        "customer", "agent", "customer"]
+    # a real system message beside an agent stays a system message
+    assert [t.role for t in parse_chat("user: hi\nsystem: 会话已转接\nagent: hello, how can I help?")] == [
+        "customer", "system", "agent"]
+    assert [t.role for t in parse_chat("helpdesk: Hello, how can I help?\nuser: refund please")] == ["agent", "customer"]
+    turns = parse_chat([{"role": "Alice", "text": "where is it"}, {"role": "Bob", "text": "shipped"}], roles="alice=customer,bob=agent")
+    assert [t.role for t in turns] == ["customer", "agent"]
+    with pytest.raises(ChatFormatError, match="NAME=ROLE"):
+        parse_chat("user: hi", roles="bob=boss")
+
+
+def test_an_unknown_shape_names_every_accepted_shape():
+    with pytest.raises(ChatFormatError) as info:
+        parse_chat("今天天气不错\n明天也不错")
+    message = str(info.value)
+    assert "千牛" in message and "WeChat" in message and "--conv-col" in message and "JSON" in message

@@ -29,6 +29,8 @@ async def analyze(req: AnalyzeRequest, service: ServiceDep):
     given = [k for k in ("text", "items", "chat") if getattr(req, k) is not None]
     if len(given) != 1:
         raise ApiError(422, "invalid_request", "send exactly one of `text`, `items` or `chat`")
+    if req.roles is not None and req.chat is None:
+        raise ApiError(422, "invalid_request", "`roles` goes with `chat`")
     if req.items is not None and (req.time is not None or req.groups is not None):
         raise ApiError(422, "invalid_request", "`time` and `groups` go on each item of `items`")
     analyzer = service.ready_analyzer()
@@ -41,7 +43,7 @@ async def analyze(req: AnalyzeRequest, service: ServiceDep):
             raise ApiError(413, "text_too_long", f"chat log has {total:,} characters; the limit is {settings.max_text_chars * 4:,}")
         loop = asyncio.get_running_loop()
         try:
-            res = await loop.run_in_executor(service.executor, analyzer.analyze_chat, log_in, req.id or "0")
+            res = await loop.run_in_executor(service.executor, analyzer.analyze_chat, log_in, req.id or "0", req.roles)
         except TextError as e:
             raise ApiError(422, e.code, str(e))
         await service.remember([res], reviewed, groups)
