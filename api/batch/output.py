@@ -93,3 +93,13 @@ class OutputWriter:
             self._fh.close()
         elif self._fh is sys.stdout:
             self._fh.flush()
+
+
+def json_list(value) -> list:
+    """A cell holding a JSON list (aspects, flag details, agent flags): the list, or [] when it holds none."""
+    if isinstance(value, list):
+        return value
+    try:
+        return json.loads(value) if value else []
+    except (TypeError, json.JSONDecodeError):
+        return []

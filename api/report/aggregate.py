@@ -4,11 +4,11 @@ topics (when fitted) and rating KPIs (--rating-col: CSAT on 1–5, NPS on 0–10
 """
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from models.alerts import choose_period, period_start, pick_quotes
+from api.batch.output import json_list
 from api.report.review_queue import review_queue
 from nlp.document import is_placeholder_text
 from nlp.files import BadRow, iter_rows, parse_when
@@ -16,15 +16,6 @@ from nlp.files import BadRow, iter_rows, parse_when
 LABELS = ("positive", "neutral", "negative")
 MISSING = "(空 missing)"  # the --by group of rows that leave the column empty
 QUOTES = 3
-
-
-def _aspects(value) -> list[dict]:
-    if isinstance(value, list):
-        return value
-    try:
-        return json.loads(value) if value else []
-    except (TypeError, json.JSONDecodeError):
-        return []
 
 
 def _num(value):
@@ -37,7 +28,7 @@ def _num(value):
 def _is_placeholder(row: dict, label: str, text_col: str) -> bool:
     """A platform's stand-in for a missing review (此用户没有填写评价, 系统默认好评), which `voc score` marks neutral
     with confidence 1 and no aspects; only such rows are checked again, so the report stays fast."""
-    if label != "neutral" or _num(row.get("sentiment_confidence")) != 1.0 or _aspects(row.get("aspects")):
+    if label != "neutral" or _num(row.get("sentiment_confidence")) != 1.0 or json_list(row.get("aspects")):
         return False
     return is_placeholder_text(str(row.get(text_col, "")))
 
@@ -70,7 +61,7 @@ def aggregate(scored_path, text_col="text", time_col=None, by=(), rating_col=Non
         n += 1
         share[label] += 1
         langs[row.get("lang")] += 1
-        aspects = _aspects(row.get("aspects"))
+        aspects = json_list(row.get("aspects"))
         for a in aspects:
             asp[a["aspect"]][a["label"]] += 1
             if a["label"] == "negative":

@@ -6,7 +6,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from api.report.aggregate import _aspects, _is_placeholder, _num
+from api.batch.output import json_list
+from api.report.aggregate import _is_placeholder, _num
 from models.alerts import Item, Options, detect
 from api.storage.times import review_time
 from nlp.files import BadRow, iter_rows
@@ -34,7 +35,7 @@ def scored_items(scored_path, text_col: str, time_col: str, by=(), tz: dt.tzinfo
         topic = row.get("topic_id")
         items.append(Item(
             time=t, label=label, text=str(row.get(text_col, "")),
-            aspects=[(a["aspect"], a["label"], a.get("evidence", "")) for a in _aspects(row.get("aspects"))],
+            aspects=[(a["aspect"], a["label"], a.get("evidence", "")) for a in json_list(row.get("aspects"))],
             topic=int(float(topic)) if topic not in (None, "") else None,
             groups={c: str(row[c]).strip() for c in by if row.get(c) not in (None, "") and str(row[c]).strip()},
             confidence=_num(row.get("sentiment_confidence")) or 0.0))

@@ -4,9 +4,9 @@ rates, the agent behaviours flagged most often with quotes, and their trend over
 from __future__ import annotations
 
 import html
-import json
 from collections import Counter, defaultdict
 
+from api.batch.output import json_list
 from nlp.files import BadRow, iter_rows, parse_when
 
 LABELS = ("positive", "neutral", "negative")
@@ -19,14 +19,6 @@ QUOTES = 3
 def _flag(value) -> bool:
     return value is True or str(value).strip().lower() in ("true", "1")
 
-
-def _list(value) -> list:
-    if isinstance(value, list):
-        return value
-    try:
-        return json.loads(value) if value else []
-    except (TypeError, json.JSONDecodeError):
-        return []
 
 
 def aggregate_conversations(scored_path) -> dict:
@@ -45,7 +37,7 @@ def aggregate_conversations(scored_path) -> dict:
         unresolved += unres
         effort += _flag(row.get("effort_high"))
         seen = set()
-        for f in _list(row.get("agent_flags")):
+        for f in json_list(row.get("agent_flags")):
             if f.get("kind") in seen:
                 continue  # a conversation counts once per kind of behaviour
             seen.add(f.get("kind"))

@@ -3,23 +3,15 @@ columns that `voc score` writes), for a human to read before trusting the number
 from __future__ import annotations
 
 import html
-import json
 from collections import Counter
 
+from api.batch.output import json_list
 from nlp.files import BadRow, iter_rows
 
 SHOWN = 50  # rows listed in the report; the scored file (or `voc score --flags-only`) has them all
 KIND_NAMES = {"rating_mismatch": "评分与文字矛盾 rating contradicts text", "incentivised": "返现/激励 incentivised",
               "templated": "模板化 templated", "duplicate": "重复 copy-paste repeat", "sarcasm": "反讽 sarcasm"}
 
-
-def _details(value) -> list[dict]:
-    if isinstance(value, list):
-        return value
-    try:
-        return json.loads(value) if value else []
-    except (TypeError, json.JSONDecodeError):
-        return []
 
 
 def review_queue(scored_path, text_col: str = "text", id_col: str | None = None, limit: int = SHOWN) -> dict:
@@ -28,7 +20,7 @@ def review_queue(scored_path, text_col: str = "text", id_col: str | None = None,
     for row_no, row in iter_rows(scored_path):
         if isinstance(row, BadRow) or not row.get("flags"):
             continue
-        flags = _details(row.get("flag_details")) or [{"kind": k, "confidence": 1.0, "reason": ""}
+        flags = json_list(row.get("flag_details")) or [{"kind": k, "confidence": 1.0, "reason": ""}
                                                      for k in str(row["flags"]).split(",")]
         counts.update(f["kind"] for f in flags)
         rows.append({"row": row_no, "id": str(row.get(id_col)) if id_col else str(row_no - 1),
