@@ -108,10 +108,14 @@ class Conversation(BaseModel):
 
 class Analysis(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": {
-        "id": "row-17", "text": "物流很快，但是衣服有色差，客服也不回消息", "lang": "zh",
-        "sentiment": {"label": "negative", "score": -0.62, "confidence": 0.91,
-                      "probs": {"negative": 0.74, "neutral": 0.14, "positive": 0.12}},
-        "aspects": [], "model": "voc-sentiment@2026-11-22"}})
+        "id": "row-17", "text": "东西不错，就是物流太慢了，等了一个星期", "lang": "zh",
+        "sentiment": {"label": "negative", "score": -0.4086, "confidence": 0.6387,
+                      "probs": {"negative": 0.6387, "neutral": 0.1312, "positive": 0.2301}},
+        "aspects": [{"aspect": "product_quality", "label": "positive", "confidence": 0.5845, "evidence": "东西不错",
+                     "start": 0, "end": 4},
+                    {"aspect": "logistics", "label": "negative", "confidence": 0.4611, "evidence": "物流太慢了",
+                     "start": 7, "end": 12}],
+        "model": "voc-sentiment@2026-12-06.061109"}})
 
     id: str
     text: str = Field(description="the input with personal data (phone, e-mail, order numbers, URLs) masked")
