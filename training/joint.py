@@ -17,31 +17,24 @@ Replay of the default recipe's data (training.recipes) keeps the document head o
 from __future__ import annotations
 
 import argparse
-import math
-import os
-import random
 import shutil
 import sys
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from models.classifier import LABELS, load_net
 from models.encoder import load_tokenizer
 from models.fast import FAST_FILE
-from models.metrics import classification_report
 from models.paths import REPO_MODELS
 from models.sentiment import SentimentScorer
 from nlp.document import TextError, build_document
 from training.clause_heads import ASPECT_KEYS, CLAUSE_LAYER, _clause_labels, train_heads
 from training.corpus import load_corpus
 from training.recipes import replay_examples
-from training.trainer import TrainConfig, bucketed_batches, encode, pad_batch, predict_ids, set_seeds
+from training.trainer import TrainConfig, encode, pad_batch, run_fine_tuning, set_seeds
 
 
 @dataclass
@@ -112,86 +105,38 @@ def clause_features(hidden_last, hidden_mid, batch: list[JointExample]) -> torch
 def joint_fine_tune(net, tokenizer, train: list[JointExample], dev_docs: list[tuple[list[int], str]],
                     cfg: TrainConfig, layer: int = CLAUSE_LAYER, clause_weight: float = 1.0,
                     polarity_weight: float = 1.0, log=print) -> dict:
-    """Train `net` in place on the three losses; the checkpoint with the best document dev macro-F1 is kept."""
+    """Train `net` in place on the three losses (training.trainer.run_fine_tuning's loop); the checkpoint with the
+    best document dev macro-F1 is kept."""
     set_seeds(cfg.seed)
-    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     net.freeze_embeddings()
-    hidden = net.encoder.config.hidden_size
-    heads = ClauseLossHeads(2 * hidden, len(ASPECT_KEYS))
+    heads = ClauseLossHeads(2 * net.encoder.config.hidden_size, len(ASPECT_KEYS))
     pad_id = tokenizer.pad_token_id
     y = torch.tensor([ex.label for ex in train])
-    counts = np.bincount(y.numpy(), minlength=len(LABELS)).astype(np.float64)
-    weights = np.where(counts > 0, counts.sum() / (len(LABELS) * np.maximum(counts, 1)), 0.0)
-    doc_loss = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
 
-    enc_params = [p for p in net.encoder.parameters() if p.requires_grad]
-    head_params = list(net.head.parameters()) + list(heads.parameters())
-    decay = lambda p: cfg.weight_decay if p.ndim > 1 else 0.0  # noqa: E731
-    opt = torch.optim.AdamW([{"params": [p], "lr": cfg.lr, "weight_decay": decay(p)} for p in enc_params]
-                            + [{"params": head_params, "lr": cfg.head_lr, "weight_decay": 0.0}])
-    total = max(1, int(math.ceil(len(train) / cfg.batch_size) * cfg.epochs))
-    warm = max(1, int(total * cfg.warmup))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
-
-    dev_ids, dev_gold = [d[0] for d in dev_docs], [d[1] for d in dev_docs]
-    best, best_state, bad, step, history = {"macro_f1": -1.0}, None, 0, 0, []
-    started = time.time()
-    rng = random.Random(cfg.seed)
-    bar = tqdm(total=total, desc="joint fine-tuning", unit="step", dynamic_ncols=True, file=sys.stderr)
-
-    def evaluate():
-        nonlocal best, best_state, bad
-        probs = predict_ids(net, dev_ids, pad_id)
-        rep = classification_report(dev_gold, [LABELS[i] for i in probs.argmax(1)])
-        history.append({"step": step, "accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"]})
-        log(f"step {step}: dev accuracy {rep['accuracy']:.4f} macro-F1 {rep['macro_f1']:.4f}")
-        if rep["macro_f1"] > best["macro_f1"]:
-            best, bad = {**rep, "step": step}, 0
-            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()
-                          if not k.endswith("word_embeddings.weight")}
-        else:
-            bad += 1
-
-    stop = False
-    while not stop:
-        for batch_idx in bucketed_batches([len(ex.ids) for ex in train], cfg.batch_size, rng):
-            net.train(); heads.train()
-            batch = [train[i] for i in batch_idx]
-            ids, mask = pad_batch([ex.ids for ex in batch], pad_id)
-            out = net.encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-            loss = doc_loss(net.head(out.last_hidden_state, mask), y[batch_idx])
-            parts = {"doc": loss.item()}
-            feats = clause_features(out.last_hidden_state, out.hidden_states[layer], batch)
-            if len(feats):
-                presence, polarity = heads(feats)
-                target = torch.tensor([p for ex in batch for p in ex.presence])
-                # summed over aspects, averaged over clauses: on the scale of the document loss
-                pres_loss = F.binary_cross_entropy_with_logits(presence, target, reduction="sum") / len(feats)
-                pol = torch.tensor([p for ex in batch for p in ex.polarity])
-                polar = pol >= 0
-                pol_loss = (F.binary_cross_entropy_with_logits(polarity[polar], pol[polar].float())
-                            if polar.any() else presence.new_zeros(()))
-                loss = loss + clause_weight * pres_loss + polarity_weight * pol_loss
-                parts.update(aspects=pres_loss.item(), polarity=pol_loss.item())
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(enc_params + head_params, 1.0)
-            opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
-            step += 1
-            bar.update(1)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()})
-            out_of_time = cfg.max_minutes and (time.time() - started) > cfg.max_minutes * 60
-            if step % cfg.eval_every == 0 or step >= total or out_of_time:
-                evaluate()
-                if bad >= cfg.patience or step >= total or out_of_time:
-                    stop = True
-                    break
-    bar.close()
-    if best_state is not None:
-        net.load_state_dict(best_state, strict=False)
-    net.eval()
-    return {"dev": best, "history": history, "steps": step, "train_size": len(train), "dev_size": len(dev_docs),
-            "minutes": round((time.time() - started) / 60, 2), "config": asdict(cfg),
+    def batch_loss(batch_idx: list[int], doc_loss) -> tuple[torch.Tensor, dict]:
+        heads.train()
+        batch = [train[i] for i in batch_idx]
+        ids, mask = pad_batch([ex.ids for ex in batch], pad_id)
+        out = net.encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        loss = doc_loss(net.head(out.last_hidden_state, mask), y[batch_idx])
+        shown = {"doc": loss.item()}
+        feats = clause_features(out.last_hidden_state, out.hidden_states[layer], batch)
+        if len(feats):
+            presence, polarity = heads(feats)
+            target = torch.tensor([p for ex in batch for p in ex.presence])
+            # summed over aspects, averaged over clauses: on the scale of the document loss
+            pres_loss = F.binary_cross_entropy_with_logits(presence, target, reduction="sum") / len(feats)
+            pol = torch.tensor([p for ex in batch for p in ex.polarity])
+            polar = pol >= 0
+            pol_loss = (F.binary_cross_entropy_with_logits(polarity[polar], pol[polar].float())
+                        if polar.any() else presence.new_zeros(()))
+            loss = loss + clause_weight * pres_loss + polarity_weight * pol_loss
+            shown.update(aspects=pres_loss.item(), polarity=pol_loss.item())
+        return loss, shown
+    metrics = run_fine_tuning(net, y, [len(ex.ids) for ex in train], [d[0] for d in dev_docs],
+                              [d[1] for d in dev_docs], pad_id, cfg, batch_loss, extra_params=heads.parameters(),
+                              log=log, desc="joint fine-tuning")
+    return {**metrics, "train_size": len(train), "dev_size": len(dev_docs),
             "clause_weight": clause_weight, "polarity_weight": polarity_weight}
 
 

@@ -89,7 +89,6 @@ def fine_tune(net: SentimentNet, tokenizer, train: list[Example], dev: list[Exam
               log=print) -> dict:
     """Train `net` in place; returns metrics of the best dev checkpoint (which `net` ends with)."""
     set_seeds(cfg.seed)
-    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     net.freeze_embeddings()
     for layer in net.encoder.encoder.layer[:cfg.freeze_layers]:
         layer.requires_grad_(False)
@@ -98,13 +97,29 @@ def fine_tune(net: SentimentNet, tokenizer, train: list[Example], dev: list[Exam
     x_train = encode(tokenizer, [e.text for e in train], cfg.prefix, cfg.max_len)
     y_train = torch.tensor([label_id[e.label] for e in train])
     x_dev = encode(tokenizer, [e.text for e in dev], cfg.prefix, cfg.max_len)
-    y_dev = [e.label for e in dev]
 
+    def batch_loss(batch: list[int], doc_loss) -> tuple[torch.Tensor, dict]:
+        ids, mask = pad_batch([x_train[i] for i in batch], pad_id)
+        loss = doc_loss(net(ids, mask), y_train[batch])
+        return loss, {"loss": loss.item()}
+    metrics = run_fine_tuning(net, y_train, [len(s) for s in x_train], x_dev, [e.label for e in dev], pad_id, cfg,
+                              batch_loss, log=log)
+    return {**metrics, "train_size": len(train), "dev_size": len(dev)}
+
+
+def run_fine_tuning(net: SentimentNet, y_train: torch.Tensor, lengths: list[int], dev_ids: list[list[int]],
+                    dev_gold: list[str], pad_id: int, cfg: TrainConfig, batch_loss, extra_params=(), log=print,
+                    desc: str = "fine-tuning") -> dict:
+    """The loop every fine-tuning shares: AdamW (encoder at `lr`, heads and `extra_params` at `head_lr`), linear
+    warm-up and decay, length-bucketed batches, dev macro-F1 every `eval_every` steps with early stopping, and the
+    best checkpoint restored at the end. `batch_loss(indices, doc_loss)` returns a batch's loss (given the
+    class-weighted document loss) and what the progress bar shows."""
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     counts = np.bincount(y_train.numpy(), minlength=len(LABELS)).astype(np.float64)
     weights = np.where(counts > 0, counts.sum() / (len(LABELS) * np.maximum(counts, 1)), 0.0)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
+    doc_loss = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
 
-    head_params = list(net.head.parameters())
+    head_params = list(net.head.parameters()) + list(extra_params)
     enc_params = [p for p in net.encoder.parameters() if p.requires_grad]
     decay = lambda p: cfg.weight_decay if p.ndim > 1 else 0.0  # noqa: E731
     groups = [{"params": [p], "lr": cfg.lr, "weight_decay": decay(p)} for p in enc_params]
@@ -112,8 +127,7 @@ def fine_tune(net: SentimentNet, tokenizer, train: list[Example], dev: list[Exam
     opt = torch.optim.AdamW(groups)
 
     rng = random.Random(cfg.seed)
-    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
-    total = max(1, int(steps_per_epoch * cfg.epochs))
+    total = max(1, int(math.ceil(len(lengths) / cfg.batch_size) * cfg.epochs))
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
     warm = max(1, int(total * cfg.warmup))
@@ -123,13 +137,12 @@ def fine_tune(net: SentimentNet, tokenizer, train: list[Example], dev: list[Exam
     best = {"macro_f1": -1.0}
     best_state, bad_evals, step, history = None, 0, 0, []
     started = time.time()
-    lengths = [len(s) for s in x_train]
-    bar = tqdm(total=total, desc="fine-tuning", unit="step", dynamic_ncols=True)
+    bar = tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True)
 
     def evaluate():
         nonlocal best, best_state, bad_evals
-        probs = predict_ids(net, x_dev, pad_id)
-        rep = classification_report(y_dev, [LABELS[i] for i in probs.argmax(1)])
+        probs = predict_ids(net, dev_ids, pad_id)
+        rep = classification_report(dev_gold, [LABELS[i] for i in probs.argmax(1)])
         history.append({"step": step, **{k: rep[k] for k in ("accuracy", "macro_f1")}})
         log(f"step {step}: dev accuracy {rep['accuracy']:.4f} macro-F1 {rep['macro_f1']:.4f}")
         if rep["macro_f1"] > best["macro_f1"]:
@@ -138,20 +151,18 @@ def fine_tune(net: SentimentNet, tokenizer, train: list[Example], dev: list[Exam
                           if not k.endswith("word_embeddings.weight")}
         else:
             bad_evals += 1
-        net.train()
 
     stop = False
     while not stop:
         for batch in bucketed_batches(lengths, cfg.batch_size, rng):
             net.train()
-            ids, mask = pad_batch([x_train[i] for i in batch], pad_id)
-            loss = loss_fn(net(ids, mask), y_train[batch])
+            loss, shown = batch_loss(batch, doc_loss)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(head_params + enc_params, 1.0)
             opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
             step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()})
             out_of_time = cfg.max_minutes and (time.time() - started) > cfg.max_minutes * 60
             if step % cfg.eval_every == 0 or step >= total or out_of_time:
                 evaluate()
@@ -162,7 +173,7 @@ def fine_tune(net: SentimentNet, tokenizer, train: list[Example], dev: list[Exam
     if best_state is not None:
         net.load_state_dict(best_state, strict=False)
     net.eval()
-    return {"dev": best, "history": history, "steps": step, "train_size": len(train), "dev_size": len(dev),
+    return {"dev": best, "history": history, "steps": step,
             "minutes": round((time.time() - started) / 60, 2), "config": asdict(cfg)}
 
 
