@@ -2,7 +2,6 @@
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server import start_server
+from tests.server import browser_page, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -68,20 +67,12 @@ def test_voc_score_chat_on_a_message_table(tmp_path):
 
 def _in_browser(page: Path) -> dict:
     """The report as Chromium draws it: how many plotly charts rendered, and the visible text."""
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            tab = browser.new_page()
-            tab.goto(page.as_uri())
-            tab.wait_for_selector("#chart-conversation_trend .main-svg", timeout=60_000)
-            return {"charts": tab.locator(".chart .main-svg >> nth=0").count() and tab.evaluate(
-                        "document.querySelectorAll('.chart .plot-container').length"),
-                    "text": tab.inner_text("body")}
-        finally:
-            browser.close()
+    with browser_page() as (tab, _):
+        tab.goto(page.as_uri())
+        tab.wait_for_selector("#chart-conversation_trend .main-svg", timeout=60_000)
+        return {"charts": tab.locator(".chart .main-svg >> nth=0").count() and tab.evaluate(
+                    "document.querySelectorAll('.chart .plot-container').length"),
+                "text": tab.inner_text("body")}
 
 
 def test_voc_score_chat_reads_transcripts_and_rejects_an_unknown_shape(tmp_path):

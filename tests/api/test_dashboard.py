@@ -2,15 +2,13 @@
 at one shop in the latest week, /v1/alerts finds it and delivers it to a real local webhook receiver, and the
 dashboard shows it in headless Chromium with every request kept on this server."""
 import csv
-from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 import pytest
 
 from tests.api.test_alerts import ROOT, Receiver, write_shop_export
-from tests.api.test_offline import CHROMIUM
-from tests.server import start_server
+from tests.server import browser_page, off_host, start_server
 
 
 def _send(base, rows, headers=None):
@@ -68,27 +66,17 @@ def test_bad_groups_are_refused_and_nothing_is_stored(seeded, groups):
 
 
 def _open(url, lang_check, fill_key=None):
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: scripts/bootstrap.sh test installs it"
-    requested = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])  # CI runs as root
-        try:
-            page = browser.new_page()
-            page.on("request", lambda req: requested.append(req.url))
-            page.goto(url)
-            if fill_key:
-                page.wait_for_selector("#keybox", state="visible", timeout=30_000)
-                page.fill("#key", fill_key)
-                page.click("#keysave")
-            page.wait_for_selector("body[data-loaded='1']", timeout=60_000)
-            alerts = page.inner_text("#alerts")
-            charts = page.locator("#chart-trend .main-svg").count()
-            group_chart = page.locator("#chart-groups .main-svg").count()
-            title = page.inner_text("h1")
-        finally:
-            browser.close()
+    with browser_page() as (page, requested):
+        page.goto(url)
+        if fill_key:
+            page.wait_for_selector("#keybox", state="visible", timeout=30_000)
+            page.fill("#key", fill_key)
+            page.click("#keysave")
+        page.wait_for_selector("body[data-loaded='1']", timeout=60_000)
+        alerts = page.inner_text("#alerts")
+        charts = page.locator("#chart-trend .main-svg").count()
+        group_chart = page.locator("#chart-groups .main-svg").count()
+        title = page.inner_text("h1")
     assert lang_check in title
     return alerts, charts, group_chart, requested
 
@@ -99,7 +87,7 @@ def test_the_dashboard_shows_the_alert_and_asks_nothing_of_other_hosts(seeded):
     alerts, charts, group_chart, requested = _open(base + "/?lang=zh", "看板")  # / redirects to the dashboard
     assert "shop = 专营店" in alerts and "2026-10-12 当周" in alerts
     assert charts and group_chart
-    elsewhere = [u for u in requested if urlparse(u).scheme not in ("data", "blob") and urlparse(u).netloc != host]
+    elsewhere = off_host(requested, host)
     assert not elsewhere, elsewhere
     assert any(u.endswith("/dashboard/plotly.min.js") for u in requested)
     alerts, *_ = _open(base + "/dashboard?lang=en", "Dashboard")

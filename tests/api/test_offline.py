@@ -2,7 +2,6 @@
 (OpenVINO's telemetry did: a DNS query, and ~/intel written), and /docs renders in a real browser from
 files the server itself serves (Swagger UI came from a CDN: offline, a blank page)."""
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.server import start_server
+from tests.server import browser_page, off_host, start_server
 
 VOC = str(Path(sys.executable).parent / "voc")
 
@@ -71,9 +70,6 @@ def test_an_analysis_reaches_for_no_host_but_this_one(tmp_path):
     assert not (home / "intel").exists()  # OpenVINO's telemetry id and usage counter
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("docs")
@@ -84,23 +80,12 @@ def server(tmp_path_factory):
 
 
 def test_the_docs_render_in_a_browser_from_this_server_alone(server):
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: scripts/bootstrap.sh test installs it"
-    host = urlparse(server).netloc
-    requested = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])  # CI runs as root
-        try:
-            page = browser.new_page()
-            page.on("request", lambda req: requested.append(req.url))
-            page.goto(server + "/docs")
-            page.wait_for_selector(".opblock-summary-path", timeout=60_000)  # the operations are listed
-            text = page.inner_text("body")
-        finally:
-            browser.close()
+    with browser_page() as (page, requested):
+        page.goto(server + "/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=60_000)  # the operations are listed
+        text = page.inner_text("body")
     for path in ("/v1/analyze", "/v1/stats", "/v1/topics", "/v1/admin/train/{job_id}"):
         assert path in text, path
-    elsewhere = [u for u in requested if urlparse(u).scheme not in ("data", "blob") and urlparse(u).netloc != host]
+    elsewhere = off_host(requested, urlparse(server).netloc)
     assert not elsewhere, elsewhere
     assert any(u.endswith("/openapi.json") for u in requested)
